@@ -1,0 +1,110 @@
+// Builds the gateway (never listens): the mTLS Fastify app with its TLS guard, status route, auth interceptor and
+// device proxy, the status app, and the shared upstream client and management credentials.
+import { randomUUID } from 'node:crypto'
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Agent } from 'undici'
+import type { Config } from './config/schema.js'
+import { HttpErrors } from './errors.js'
+import { sendError } from './error-reply.js'
+import { installTlsGuard } from './tls/guard.js'
+import { peerLog, peerOf } from './tls/peer.js'
+import type { TlsMaterial } from './tls/material.js'
+import { createUpstreamAgent, upstreamTls } from './proxy/upstream.js'
+import { deviceProxy } from './proxy/plugin.js'
+import { authInterceptor } from './device-auth/interceptor.js'
+import { Preauthorizer } from './device-auth/preauthorizer.js'
+import { ManagementAuth } from './mender/management-auth.js'
+import { ManagementClient } from './mender/management-client.js'
+import { buildStatusApp, STATUS_OK } from './status/listener.js'
+import { checkReadiness } from './status/readiness.js'
+
+export interface Gateway {
+  app: FastifyInstance
+  statusApp: FastifyInstance
+  auth: ManagementAuth
+  management: ManagementClient
+  dispatcher: Agent
+  close: () => Promise<void>
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+function requestId (req: { headers: Record<string, string | string[] | undefined> }): string {
+  const incoming = req.headers['x-men-requestid']
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
+}
+
+function createHttpsApp (config: Config, material: TlsMaterial, logger: Logger): FastifyInstance {
+  const app = fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    https: {
+      cert: material.cert,
+      key: material.key,
+      ca: material.ca,
+      requestCert: true,
+      // OpenSSL still verifies every chain; the TLS guard destroys unverified sockets with a logged reason code
+      rejectUnauthorized: false,
+      minVersion: config.https_tls_version_min === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+      handshakeTimeout: config.handshake_timeout
+    },
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: requestId,
+    requestIdHeader: false,
+    bodyLimit: config.body_limit,
+    connectionTimeout: 0,
+    keepAliveTimeout: config.keep_alive_timeout,
+    requestTimeout: config.request_timeout,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true
+  })
+  app.server.headersTimeout = config.headers_timeout
+  installTlsGuard(app.server, logger)
+  return app
+}
+
+function addCommonHooks (app: FastifyInstance): void {
+  app.decorateRequest('peer', undefined)
+  app.addHook('onRequest', async (request, reply) => {
+    request.peer = peerOf(request.raw.socket)
+    if (request.peer === undefined) return await sendError(request, reply, new HttpErrors.UNAUTHENTICATED())
+    if (request.headers.upgrade !== undefined) {
+      request.log.info({ event: 'upgrade', method: request.method, url: request.url, device: peerLog(request.peer) }, 'websocket upgrade')
+    }
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({
+      event: 'access',
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+      device: peerLog(request.peer)
+    }, 'request')
+  })
+  app.setErrorHandler(async (err, request, reply) => await sendError(request, reply, err))
+  app.setNotFoundHandler(async (request, reply) => await sendError(request, reply, new HttpErrors.NOT_FOUND()))
+}
+
+export async function buildGateway (config: Config, material: TlsMaterial, logger: Logger): Promise<Gateway> {
+  const tls = upstreamTls(config)
+  const dispatcher = createUpstreamAgent(config, tls)
+  const backend = config.mender_backend.replace(/\/+$/, '')
+  const mlog = logger.child({ component: 'management' })
+  const auth = new ManagementAuth({ baseUrl: backend, user: config.mender_user, pass: config.mender_pass, token: config.mender_token, dispatcher, log: mlog })
+  const management = new ManagementClient({ baseUrl: backend, auth, dispatcher, log: mlog })
+  const preauthorizer = new Preauthorizer({ client: management, force: config.preauth_force, ttlSeconds: config.preauth_cache_ttl, maxEntries: config.preauth_cache_size })
+
+  const app = createHttpsApp(config, material, logger)
+  addCommonHooks(app)
+  app.get('/status', async () => STATUS_OK)
+  await app.register(authInterceptor, { backend, dispatcher, bodyLimit: config.body_limit, keyMatch: config.key_match, preauthorizer })
+  await app.register(deviceProxy, { backend, dispatcher, tls })
+
+  const statusApp = buildStatusApp(logger, async () => await checkReadiness(material, auth))
+  const close = async (): Promise<void> => {
+    await Promise.allSettled([app.close(), statusApp.close()])
+    await dispatcher.close()
+  }
+  return { app, statusApp, auth, management, dispatcher, close }
+}

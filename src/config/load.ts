@@ -1,0 +1,93 @@
+// Loads the configuration once: defaults ← YAML file ← MTLS_* environment; validates the whole result and fails
+// with one error listing every problem; returns a frozen object. The only module that reads process.env.
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { Value } from '@sinclair/typebox/value'
+import { ConfigSchema, FIELDS, SECRET_KEYS, type Config, type ConfigKey } from './schema.js'
+import { parseListen } from './listen.js'
+import { StartupErrors } from '../errors.js'
+
+export interface LoadOptions {
+  /** Path of a YAML file; when absent, MTLS_CONFIG names one (optional). */
+  file?: string
+  /** Environment to read (defaults to process.env). */
+  env?: NodeJS.ProcessEnv
+  /** Values that win over file and environment (tests, CLI flags). */
+  overrides?: Partial<Record<ConfigKey, unknown>>
+}
+
+const KEYS = Object.keys(FIELDS) as ConfigKey[]
+
+function readFile (file: string, problems: string[]): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    problems.push(`config file ${file}: ${(err as Error).message}`)
+    return {}
+  }
+  try {
+    const doc: unknown = parseYaml(text)
+    if (doc === null || doc === undefined) return {}
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('top level must be a mapping')
+    return doc as Record<string, unknown>
+  } catch (err) {
+    problems.push(`config file ${file}: ${(err as Error).message}`)
+    return {}
+  }
+}
+
+function fromEnv (env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const key of KEYS) {
+    const value = env[FIELDS[key].env]
+    if (value !== undefined) out[key] = value
+  }
+  return out
+}
+
+function crossChecks (c: Config, problems: string[]): void {
+  if (c.mender_backend === '') problems.push('mender_backend (MTLS_MENDER_BACKEND) is required')
+  else {
+    try {
+      const u = new URL(c.mender_backend)
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') problems.push('mender_backend must be an http(s) URL')
+    } catch {
+      problems.push(`mender_backend is not a URL: ${c.mender_backend}`)
+    }
+  }
+  const hasUser = c.mender_user !== '' || c.mender_pass !== ''
+  if (c.mender_token === '' && (c.mender_user === '' || c.mender_pass === '')) {
+    problems.push('management credentials: set mender_user and mender_pass (MTLS_MENDER_USER/MTLS_MENDER_PASS) or mender_token (MTLS_MENDER_TOKEN)')
+  } else if (c.mender_token !== '' && hasUser) {
+    problems.push('management credentials: set either mender_user/mender_pass or mender_token, not both')
+  }
+  for (const key of ['listen', 'status_listen'] as const) {
+    if (key === 'status_listen' && c.status_listen === 'off') continue
+    if (parseListen(c[key]) === undefined) problems.push(`${key} is not a port or host:port: ${c[key]}`)
+  }
+}
+
+/** Loads, validates and freezes the configuration; throws MTLS_ERR_CONFIG_INVALID listing every problem. */
+export function loadConfig (opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env
+  const problems: string[] = []
+  const file = opts.file ?? env.MTLS_CONFIG
+  const merged = { ...(file !== undefined && file !== '' ? readFile(file, problems) : {}), ...fromEnv(env), ...opts.overrides }
+  const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, merged))
+  for (const e of Value.Errors(ConfigSchema, value)) {
+    const key = e.path.split('/')[1] ?? ''
+    const where = key in FIELDS ? `${key} (${FIELDS[key as ConfigKey].env})` : (key === '' ? 'config' : `unknown key ${key}`)
+    problems.push(`${where}: ${e.message}`)
+  }
+  if (problems.length === 0) crossChecks(value as Config, problems)
+  if (problems.length > 0) throw new StartupErrors.CONFIG_INVALID([...new Set(problems)].map((p) => `  - ${p}`).join('\n'))
+  return Object.freeze(value as Config)
+}
+
+/** The configuration with secrets replaced by `***`, for the startup log and `check-config`. */
+export function maskedConfig (c: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...c }
+  for (const key of SECRET_KEYS) if (out[key] !== '') out[key] = '***'
+  return out
+}

@@ -1,0 +1,49 @@
+// The configuration catalogue: every key with its MTLS_* environment name, type, default and meaning.
+// One table drives validation, env mapping, secret masking and the README's configuration table.
+import { Type, type TSchema, type TInteger, type Static } from '@sinclair/typebox'
+
+interface Field<S extends TSchema = TSchema> { env: string, schema: S, doc: string, secret?: boolean }
+const f = <S extends TSchema>(env: string, schema: S, doc: string, secret = false): Field<S> => ({ env, schema, doc, secret })
+const ms = (def: number, doc: string, env: string): Field<TInteger> => f(env, Type.Integer({ minimum: 0, default: def }), `${doc} (ms)`)
+
+export const FIELDS = {
+  listen: f('MTLS_LISTEN', Type.String({ default: '8080' }), 'mTLS listener: `port`, `:port` or `host:port`'),
+  status_listen: f('MTLS_STATUS_LISTEN', Type.String({ default: '8081' }), 'plain-HTTP status listener (`/status`, `/healthz`, `/readyz`); `off` disables it'),
+  mender_backend: f('MTLS_MENDER_BACKEND', Type.String({ default: '' }), 'Mender server base URL (`https://…`); required'),
+  mender_user: f('MTLS_MENDER_USER', Type.String({ default: '' }), 'management user (email) the ambassador logs in as'),
+  mender_pass: f('MTLS_MENDER_PASS', Type.String({ default: '' }), 'that user\'s password', true),
+  mender_token: f('MTLS_MENDER_TOKEN', Type.String({ default: '' }), 'personal access token, instead of user/password', true),
+  mender_cert: f('MTLS_MENDER_CERT', Type.String({ default: '' }), 'CA bundle (PEM file) that signs the Mender server\'s certificate; empty = system roots'),
+  insecure_skip_verify: f('MTLS_INSECURE_SKIP_VERIFY', Type.Boolean({ default: false }), 'do not verify the Mender server\'s TLS certificate (testing only)'),
+  server_cert: f('MTLS_SERVER_CERT', Type.String({ default: '/etc/mtls/certs/server/server.crt' }), 'server certificate chain (PEM) presented to devices'),
+  server_key: f('MTLS_SERVER_KEY', Type.String({ default: '/etc/mtls/certs/server/server.key' }), 'server private key (PEM)'),
+  tenant_ca_pem: f('MTLS_TENANT_CA_PEM', Type.String({ default: '/etc/mtls/certs/tenant-ca/tenant.ca.pem' }), 'CA bundle (PEM) device certificates must chain to'),
+  https_tls_version_min: f('MTLS_HTTPS_TLS_VERSION_MIN', Type.Union([Type.Literal('1.2'), Type.Literal('1.3')], { default: '1.2' }), 'lowest TLS version accepted from devices'),
+  debug_log: f('MTLS_DEBUG_LOG', Type.Boolean({ default: false }), 'log at debug level (overrides `log_level`)'),
+  log_level: f('MTLS_LOG_LEVEL', Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info' }), 'pino log level'),
+  key_match: f('MTLS_KEY_MATCH', Type.Union([Type.Literal('strict'), Type.Literal('relaxed')], { default: 'strict' }), '`strict`: certificate key must equal the auth request key; `relaxed`: allow different keys (see README)'),
+  preauth_force: f('MTLS_PREAUTH_FORCE', Type.Boolean({ default: true }), 'on 409 (identity exists) preauthorize again with `force: true` (key rotation, once-pending devices)'),
+  preauth_cache_ttl: f('MTLS_PREAUTH_CACHE_TTL', Type.Integer({ minimum: 0, default: 3600 }), 'seconds a successful preauthorization of (identity, key) is remembered; 0 disables the cache'),
+  preauth_cache_size: f('MTLS_PREAUTH_CACHE_SIZE', Type.Integer({ minimum: 1, default: 100000 }), 'most (identity, key) pairs remembered'),
+  body_limit: f('MTLS_BODY_LIMIT', Type.Integer({ minimum: 1024, default: 65536 }), 'largest auth request body accepted (bytes); larger → 413'),
+  upstream_connect_timeout: ms(5000, 'connect timeout towards Mender', 'MTLS_UPSTREAM_CONNECT_TIMEOUT'),
+  upstream_headers_timeout: ms(30000, 'time for Mender to send response headers', 'MTLS_UPSTREAM_HEADERS_TIMEOUT'),
+  upstream_body_timeout: ms(300000, 'idle time allowed between response body chunks from Mender', 'MTLS_UPSTREAM_BODY_TIMEOUT'),
+  handshake_timeout: ms(10000, 'TLS handshake deadline for devices', 'MTLS_HANDSHAKE_TIMEOUT'),
+  headers_timeout: ms(15000, 'time a device has to send request headers (slowloris guard)', 'MTLS_HEADERS_TIMEOUT'),
+  request_timeout: ms(120000, 'time a device has to send a whole request', 'MTLS_REQUEST_TIMEOUT'),
+  keep_alive_timeout: ms(65000, 'idle keep-alive connection lifetime', 'MTLS_KEEP_ALIVE_TIMEOUT'),
+  shutdown_timeout: ms(15000, 'drain deadline on SIGTERM before connections are closed', 'MTLS_SHUTDOWN_TIMEOUT')
+} as const satisfies Record<string, Field>
+
+type Fields = typeof FIELDS
+export type ConfigKey = keyof Fields
+
+export const ConfigSchema = Type.Object(
+  Object.fromEntries(Object.entries(FIELDS).map(([k, v]) => [k, v.schema])) as { [K in ConfigKey]: Fields[K]['schema'] },
+  { additionalProperties: false }
+)
+
+export type Config = Readonly<Static<typeof ConfigSchema>>
+
+export const SECRET_KEYS: readonly ConfigKey[] = (Object.keys(FIELDS) as ConfigKey[]).filter((k) => (FIELDS[k] as Field).secret === true)

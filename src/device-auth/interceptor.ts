@@ -1,0 +1,80 @@
+// The auth-request interceptor: every method on the auth path lands here. The raw body (bounded) is checked,
+// the certificate key must be the request key, the device is preauthorized, and only then do the ORIGINAL bytes
+// go to Mender, whose answer returns unchanged. Any refusal forwards nothing.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import replyFrom from '@fastify/reply-from'
+import type { Dispatcher } from 'undici'
+import { HttpErrors } from '../errors.js'
+import { sendError } from '../error-reply.js'
+import { peerLog, type PeerIdentity } from '../tls/peer.js'
+import { rewriteForUpstream } from '../proxy/headers.js'
+import { upstreamFailure } from '../mender/upstream-error.js'
+import { identityHash } from './identity.js'
+import { parseAuthRequest, type AuthRequest } from './parse.js'
+import { sameKey } from './keys.js'
+import type { Preauthorizer } from './preauthorizer.js'
+
+export const AUTH_PATH = '/api/devices/v1/authentication/auth_requests'
+
+export interface InterceptorOptions {
+  backend: string
+  dispatcher: Dispatcher
+  bodyLimit: number
+  keyMatch: 'strict' | 'relaxed'
+  preauthorizer: Pick<Preauthorizer, 'ensure'>
+}
+
+export async function authInterceptor (app: FastifyInstance, o: InterceptorOptions): Promise<void> {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: o.bodyLimit }, (_req, body, done) => { done(null, body) })
+  await app.register(replyFrom, { base: o.backend, undici: o.dispatcher, disableRequestLogging: true })
+
+  app.all(AUTH_PATH, async (request, reply) => {
+    const peer = request.peer
+    try {
+      if (peer === undefined) throw new HttpErrors.UNAUTHENTICATED()
+      if (request.method !== 'POST') throw new HttpErrors.METHOD_NOT_ALLOWED()
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+      const auth = parseAuthRequest(body, request.headers['content-type'], header(request, 'x-men-signature'))
+      checkKeyBinding(request, peer, auth, o.keyMatch)
+      const decision = await o.preauthorizer.ensure(auth.identity, auth.spki, auth.pubkeyPem)
+      decisionLog(request, peer, auth, decision)
+      return forward(request, reply, body, request.headers['content-type'] ?? 'application/json')
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      request.log.warn({ event: 'auth_decision', decision: 'refused', code, device: peerLog(peer) }, 'auth request refused')
+      return sendError(request, reply, err)
+    }
+  })
+
+  function forward (request: FastifyRequest, reply: FastifyReply, body: Buffer, contentType: string): FastifyReply {
+    return reply.from(AUTH_PATH, {
+      body,
+      contentType,
+      rewriteRequestHeaders: (_req, headers) => rewriteForUpstream(request, headers),
+      onError: (_reply, { error }) => { sendError(request, reply, upstreamFailure(error)) }
+    })
+  }
+}
+
+function header (request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+function checkKeyBinding (request: FastifyRequest, peer: PeerIdentity, auth: AuthRequest, mode: 'strict' | 'relaxed'): void {
+  if (sameKey(peer.spki, auth.spki)) return
+  if (mode === 'strict') throw new HttpErrors.AUTH_KEY_MISMATCH()
+  request.log.warn({ code: 'MTLS_WARN_KEY_MISMATCH_ALLOWED', device: peerLog(peer) }, 'certificate key differs from auth request key (relaxed mode)')
+}
+
+function decisionLog (request: FastifyRequest, peer: PeerIdentity, auth: AuthRequest, decision: string): void {
+  request.log.info({
+    event: 'auth_decision',
+    decision,
+    identity: auth.identity,
+    identityHash: identityHash(auth.identity),
+    keyType: auth.keyType,
+    device: peerLog(peer)
+  }, `device preauthorization: ${decision}`)
+}

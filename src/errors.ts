@@ -1,0 +1,62 @@
+// Every coded error of the ambassador, in one place. HTTP errors carry the status the device sees; the message is
+// the terse text that goes into the Mender-shaped body. The README's error-code table is tested against this list.
+import createError from '@fastify/error'
+
+type Ctor = ReturnType<typeof createError>
+const def = (code: string, message: string, status: number): Ctor => createError(code, message, status)
+
+/** Errors answered to a device over HTTP. */
+export const HttpErrors = {
+  BAD_REQUEST: def('MTLS_ERR_BAD_REQUEST', 'bad request', 400),
+  UNAUTHENTICATED: def('MTLS_ERR_UNAUTHENTICATED', 'unauthorized', 401),
+  NOT_FOUND: def('MTLS_ERR_NOT_FOUND', 'not found', 404),
+  AUTH_PATH_ALIAS: def('MTLS_ERR_AUTH_PATH_ALIAS', 'not found', 404),
+  METHOD_NOT_ALLOWED: def('MTLS_ERR_METHOD_NOT_ALLOWED', 'method not allowed', 405),
+  BODY_TOO_LARGE: def('MTLS_ERR_BODY_TOO_LARGE', 'request body too large', 413),
+  UNSUPPORTED_MEDIA_TYPE: def('MTLS_ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported media type', 415),
+  AUTH_MALFORMED: def('MTLS_ERR_AUTH_MALFORMED', 'failed to decode auth request', 400),
+  AUTH_BAD_ID_DATA: def('MTLS_ERR_AUTH_BAD_ID_DATA', 'invalid auth request: id_data must be a JSON object', 400),
+  AUTH_BAD_PUBKEY: def('MTLS_ERR_AUTH_BAD_PUBKEY', 'invalid auth request: bad pubkey', 400),
+  AUTH_MISSING_SIGNATURE: def('MTLS_ERR_AUTH_MISSING_SIGNATURE', 'missing request signature header', 400),
+  AUTH_BAD_SIGNATURE: def('MTLS_ERR_AUTH_BAD_SIGNATURE', 'signature verification failed', 401),
+  AUTH_KEY_MISMATCH: def('MTLS_ERR_AUTH_KEY_MISMATCH', 'dev auth: unauthorized', 401),
+  AUTH_UNSUPPORTED_KEY: def('MTLS_ERR_AUTH_UNSUPPORTED_KEY', 'invalid auth request: unsupported key type', 400),
+  MGMT_LOGIN_FAILED: def('MTLS_ERR_MGMT_LOGIN_FAILED', 'device authorization unavailable', 502),
+  MGMT_UNAVAILABLE: def('MTLS_ERR_MGMT_UNAVAILABLE', 'device authorization unavailable', 503),
+  PREAUTH_FAILED: def('MTLS_ERR_PREAUTH_FAILED', 'device authorization failed', 502),
+  UPSTREAM_CONNECT: def('MTLS_ERR_UPSTREAM_CONNECT', 'backend unavailable', 502),
+  UPSTREAM_TLS: def('MTLS_ERR_UPSTREAM_TLS', 'backend unavailable', 502),
+  UPSTREAM_TIMEOUT: def('MTLS_ERR_UPSTREAM_TIMEOUT', 'backend timeout', 504),
+  UPSTREAM_UNAVAILABLE: def('MTLS_ERR_UPSTREAM_UNAVAILABLE', 'backend unavailable', 503),
+  SHUTTING_DOWN: def('MTLS_ERR_SHUTTING_DOWN', 'service unavailable', 503),
+  INTERNAL: def('MTLS_ERR_INTERNAL', 'internal error', 500)
+} as const
+
+/** Reason codes logged for refused TLS handshakes (the device gets a TLS alert, never a body). */
+export const TlsReasons = {
+  NO_CERT: 'MTLS_ERR_TLS_NO_CERT',
+  UNKNOWN_CA: 'MTLS_ERR_TLS_UNKNOWN_CA',
+  CERT_EXPIRED: 'MTLS_ERR_TLS_CERT_EXPIRED',
+  CERT_NOT_YET_VALID: 'MTLS_ERR_TLS_CERT_NOT_YET_VALID',
+  BAD_CHAIN: 'MTLS_ERR_TLS_BAD_CHAIN',
+  PROTOCOL: 'MTLS_ERR_TLS_PROTOCOL',
+  HANDSHAKE: 'MTLS_ERR_TLS_HANDSHAKE'
+} as const
+
+/** Errors that stop the process before it serves (configuration, unreadable TLS material). */
+export const StartupErrors = {
+  CONFIG_INVALID: def('MTLS_ERR_CONFIG_INVALID', 'invalid configuration:\n%s', 500),
+  TLS_MATERIAL: def('MTLS_ERR_TLS_MATERIAL', 'cannot load TLS material: %s', 500)
+} as const
+
+export type HttpErrorName = keyof typeof HttpErrors
+
+/** Shape of a coded error as thrown by the constructors above (match on `.code`, never instanceof). */
+export interface CodedError extends Error {
+  code: string
+  statusCode?: number
+}
+
+export function isCoded (err: unknown): err is CodedError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string'
+}

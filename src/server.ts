@@ -1,0 +1,63 @@
+// Process entry for `serve`: load config → load TLS material → build → listen; SIGTERM/SIGINT drain in-flight
+// requests and exit 0. The only module that exits the process.
+import type { Logger } from 'pino'
+import { loadConfig, maskedConfig, type LoadOptions } from './config/load.js'
+import { parseListen } from './config/listen.js'
+import type { Config } from './config/schema.js'
+import { createLogger } from './logger.js'
+import { loadTlsMaterial } from './tls/material.js'
+import { buildGateway, type Gateway } from './app.js'
+
+export interface Running { gateway: Gateway, url: string, statusUrl: string | undefined, stop: () => Promise<void> }
+
+/** Starts the gateway and its status listener; resolves once both listen. */
+export async function startGateway (config: Config, logger: Logger): Promise<Running> {
+  const material = loadTlsMaterial(config)
+  const gateway = await buildGateway(config, material, logger)
+  const main = parseListen(config.listen) ?? { host: '0.0.0.0', port: 8080 }
+  const url = await gateway.app.listen({ host: main.host, port: main.port, listenTextResolver: (a) => `listening on ${a}` })
+  let statusUrl: string | undefined
+  const status = config.status_listen === 'off' ? undefined : parseListen(config.status_listen)
+  if (status !== undefined) statusUrl = await gateway.statusApp.listen({ host: status.host, port: status.port, listenTextResolver: (a) => `listening on ${a}` })
+  logger.info({ event: 'listening', url, statusUrl, serverCertExpires: material.serverCert.validTo, tenantCAs: material.caCerts.length }, 'mtls-ambassador listening')
+  gateway.auth.token().catch(() => { /* logged by ManagementAuth; readiness reports it */ })
+  return { gateway, url, statusUrl, stop: async () => await drain(gateway, config, logger) }
+}
+
+async function drain (gateway: Gateway, config: Config, logger: Logger): Promise<void> {
+  logger.info({ event: 'shutdown', timeoutMs: config.shutdown_timeout }, 'draining connections')
+  const timer = setTimeout(() => {
+    logger.warn({ event: 'shutdown_forced' }, 'drain deadline reached, closing remaining connections')
+    gateway.app.server.closeAllConnections()
+  }, config.shutdown_timeout)
+  timer.unref()
+  await gateway.close()
+  clearTimeout(timer)
+}
+
+/** `mtls-ambassador serve`: runs until SIGTERM/SIGINT; exits 1 on a startup error (listing every problem). */
+export async function serve (opts: LoadOptions): Promise<void> {
+  let logger: Logger = createLogger({ debug_log: false, log_level: 'info' })
+  let running: Running
+  try {
+    const config = loadConfig(opts)
+    logger = createLogger(config)
+    logger.info({ event: 'config', config: maskedConfig(config) }, 'effective configuration')
+    running = await startGateway(config, logger)
+  } catch (err) {
+    logger.fatal({ code: (err as { code?: string }).code, err }, 'startup failed')
+    process.exit(1)
+  }
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    logger.info({ event: 'signal', signal }, 'stopping')
+    running.stop().then(() => process.exit(0), (err: unknown) => {
+      logger.error({ err }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}

@@ -1,0 +1,18 @@
+// The plain-HTTP status listener (its own port, no client certificate, for kubelets and load balancers):
+// /status and /healthz say the process is alive, /readyz whether it can admit devices.
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Readiness } from './readiness.js'
+
+export const STATUS_OK = { status: 'ok' } as const
+
+export function buildStatusApp (logger: Logger, ready: () => Promise<Readiness>): FastifyInstance {
+  const app = fastify({ loggerInstance: logger.child({ listener: 'status' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
+  app.get('/status', async () => STATUS_OK)
+  app.get('/healthz', async () => STATUS_OK)
+  app.get('/readyz', async (_request, reply) => {
+    const r = await ready()
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', checks: r.checks })
+  })
+  return app
+}

@@ -1,0 +1,65 @@
+// Loads and checks the TLS material the listener needs: server certificate chain + matching key, and the tenant
+// CA bundle. Every problem is reported at once; nothing half-loaded is ever returned.
+import { readFileSync } from 'node:fs'
+import { X509Certificate, createPrivateKey } from 'node:crypto'
+import { StartupErrors } from '../errors.js'
+import type { Config } from '../config/schema.js'
+
+export interface TlsMaterial {
+  cert: string
+  key: string
+  ca: string
+  serverCert: X509Certificate
+  caCerts: X509Certificate[]
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+
+/** Splits a PEM bundle into parsed certificates (throws on a malformed block). */
+export function parseCertBundle (pem: string): X509Certificate[] {
+  return (pem.match(PEM_CERT) ?? []).map((block) => new X509Certificate(block))
+}
+
+function read (path: string, what: string, problems: string[]): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    problems.push(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    return ''
+  }
+}
+
+/** Reads cert, key and CA bundle from the configured paths; throws MTLS_ERR_TLS_MATERIAL listing every problem. */
+export function loadTlsMaterial (config: Pick<Config, 'server_cert' | 'server_key' | 'tenant_ca_pem'>): TlsMaterial {
+  const problems: string[] = []
+  const cert = read(config.server_cert, 'server certificate', problems)
+  const key = read(config.server_key, 'server key', problems)
+  const ca = read(config.tenant_ca_pem, 'tenant CA bundle', problems)
+  let serverCert: X509Certificate | undefined
+  let caCerts: X509Certificate[] = []
+  if (cert !== '') {
+    try {
+      serverCert = parseCertBundle(cert)[0]
+      if (serverCert === undefined) problems.push(`server certificate ${config.server_cert}: no PEM certificate found`)
+    } catch (err) {
+      problems.push(`server certificate ${config.server_cert}: ${(err as Error).message}`)
+    }
+  }
+  if (key !== '' && serverCert !== undefined) {
+    try {
+      if (!serverCert.checkPrivateKey(createPrivateKey(key))) problems.push('server key does not match the server certificate')
+    } catch (err) {
+      problems.push(`server key ${config.server_key}: ${(err as Error).message}`)
+    }
+  }
+  if (ca !== '') {
+    try {
+      caCerts = parseCertBundle(ca)
+      if (caCerts.length === 0) problems.push(`tenant CA bundle ${config.tenant_ca_pem}: no PEM certificate found`)
+    } catch (err) {
+      problems.push(`tenant CA bundle ${config.tenant_ca_pem}: ${(err as Error).message}`)
+    }
+  }
+  if (problems.length > 0 || serverCert === undefined) throw new StartupErrors.TLS_MATERIAL(problems.join('; '))
+  return { cert, key, ca, serverCert, caCerts }
+}

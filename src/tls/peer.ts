@@ -1,0 +1,57 @@
+// The verified identity of a device connection, parsed once per TLS socket and looked up by every request on it.
+import type { TLSSocket } from 'node:tls'
+import type { X509Certificate } from 'node:crypto'
+
+export interface PeerIdentity {
+  /** Subject common name ('' when absent). */
+  cn: string
+  subject: string
+  issuer: string
+  /** Serial number, lowercase hex without separators. */
+  serial: string
+  /** SHA-256 fingerprint, lowercase hex without separators. */
+  fingerprint: string
+  /** SPKI DER of the certificate's public key. */
+  spki: Buffer
+  cert: X509Certificate
+}
+
+const identities = new WeakMap<TLSSocket, PeerIdentity>()
+
+export function commonName (dn: string): string {
+  for (const line of dn.split('\n')) if (line.startsWith('CN=')) return line.slice(3)
+  return ''
+}
+
+export function identityOf (cert: X509Certificate): PeerIdentity {
+  return {
+    cn: commonName(cert.subject),
+    subject: cert.subject.replaceAll('\n', ', '),
+    issuer: cert.issuer.replaceAll('\n', ', '),
+    serial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+    fingerprint: cert.fingerprint256.replaceAll(':', '').toLowerCase(),
+    spki: cert.publicKey.export({ type: 'spki', format: 'der' }),
+    cert
+  }
+}
+
+export function setPeer (socket: TLSSocket, peer: PeerIdentity): void {
+  identities.set(socket, peer)
+}
+
+/** The admitted peer of a socket; undefined when the socket was never admitted (fail closed on that). */
+export function peerOf (socket: unknown): PeerIdentity | undefined {
+  return identities.get(socket as TLSSocket)
+}
+
+/** Log fields for a peer (never the certificate itself). */
+export function peerLog (peer: PeerIdentity | undefined): Record<string, string> | undefined {
+  return peer === undefined ? undefined : { cn: peer.cn, serial: peer.serial, fingerprint: peer.fingerprint }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The admitted device of the connection, set by the gateway's first hook. */
+    peer: PeerIdentity | undefined
+  }
+}

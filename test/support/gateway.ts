@@ -1,0 +1,73 @@
+// Starts a real gateway in-process on port 0 (mTLS listener + status listener) against a backend URL, with every
+// log line captured as parsed JSON so tests can assert reason codes.
+import { Writable } from 'node:stream'
+import { loadConfig } from '../../src/config/load.js'
+import type { Config, ConfigKey } from '../../src/config/schema.js'
+import { createLogger } from '../../src/logger.js'
+import { startGateway as start, type Running } from '../../src/server.js'
+import type { TestPki } from './pki.js'
+
+export interface LogRecord { level: string, msg: string, code?: string, event?: string, [k: string]: unknown }
+
+export interface GatewayHandle {
+  url: string
+  port: number
+  statusUrl: string
+  config: Config
+  logs: LogRecord[]
+  running: Running
+  /** Log records having this code. */
+  withCode: (code: string) => LogRecord[]
+  close: () => Promise<void>
+}
+
+export const TEST_USER = { email: 'mtls@example.com', password: 'correcthorsebatterystaple' }
+
+export class LogCapture extends Writable {
+  readonly records: LogRecord[] = []
+  override _write (chunk: Buffer, _enc: string, cb: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() !== '') this.records.push(JSON.parse(line) as LogRecord)
+    }
+    cb()
+  }
+}
+
+export interface StartGatewayOptions {
+  pki: TestPki
+  backendUrl: string
+  overrides?: Partial<Record<ConfigKey, unknown>>
+}
+
+export async function startGateway (o: StartGatewayOptions): Promise<GatewayHandle> {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      listen: '127.0.0.1:0',
+      status_listen: '127.0.0.1:0',
+      mender_backend: o.backendUrl,
+      mender_user: TEST_USER.email,
+      mender_pass: TEST_USER.password,
+      server_cert: o.pki.server.chainPath,
+      server_key: o.pki.server.keyPath,
+      tenant_ca_pem: o.pki.trust.path,
+      mender_cert: o.pki.root.certPath,
+      log_level: 'debug',
+      shutdown_timeout: 2000,
+      ...o.overrides
+    }
+  })
+  const capture = new LogCapture()
+  const running = await start(config, createLogger(config, capture))
+  const url = running.url.replace('127.0.0.1', 'localhost')
+  return {
+    url,
+    port: Number(new URL(url).port),
+    statusUrl: running.statusUrl ?? '',
+    config,
+    logs: capture.records,
+    running,
+    withCode: (code) => capture.records.filter((r) => r.code === code),
+    close: async () => await running.stop()
+  }
+}
