@@ -63,6 +63,8 @@ function createHttpsApp (config: Config, material: TlsMaterial, logger: Logger):
   return app
 }
 
+const closing = new WeakSet<FastifyInstance>()
+
 function addCommonHooks (app: FastifyInstance): void {
   app.decorateRequest('peer', undefined)
   app.addHook('onRequest', async (request, reply) => {
@@ -81,6 +83,10 @@ function addCommonHooks (app: FastifyInstance): void {
       ms: Math.round(reply.elapsedTime * 100) / 100,
       device: peerLog(request.peer)
     }, 'request')
+  })
+  // while draining, every response closes its connection so keep-alive clients let the server finish
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing.has(app)) reply.header('connection', 'close')
   })
   app.setErrorHandler(async (err, request, reply) => await sendError(request, reply, err))
   app.setNotFoundHandler(async (request, reply) => await sendError(request, reply, new HttpErrors.NOT_FOUND()))
@@ -103,6 +109,7 @@ export async function buildGateway (config: Config, material: TlsMaterial, logge
 
   const statusApp = buildStatusApp(logger, async () => await checkReadiness(material, auth))
   const close = async (): Promise<void> => {
+    closing.add(app)
     await Promise.allSettled([app.close(), statusApp.close()])
     await dispatcher.close()
   }

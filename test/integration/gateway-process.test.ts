@@ -1,0 +1,131 @@
+// The gateway as a real process: startup errors list every problem, the status listener answers without a client
+// certificate, readiness follows the management login, and SIGTERM drains in-flight requests then exits 0.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { makeTestPki, type TestPki } from '../support/pki.js'
+import { TEST_USER } from '../support/gateway.js'
+import { runCli } from '../support/process.js'
+import { deviceAgent, send } from '../support/device.js'
+import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+
+let pki: TestPki
+let sim: Simulator
+
+beforeAll(async () => {
+  pki = await makeTestPki()
+  sim = await startSimulator()
+})
+
+afterAll(async () => {
+  await sim?.close()
+  await pki?.cleanup()
+})
+
+function env (extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MTLS_LISTEN: '127.0.0.1:0',
+    MTLS_STATUS_LISTEN: '127.0.0.1:0',
+    MTLS_MENDER_BACKEND: sim.url,
+    MTLS_MENDER_USER: TEST_USER.email,
+    MTLS_MENDER_PASS: TEST_USER.password,
+    MTLS_SERVER_CERT: pki.server.chainPath,
+    MTLS_SERVER_KEY: pki.server.keyPath,
+    MTLS_TENANT_CA_PEM: pki.trust.path,
+    ...extra
+  }
+}
+
+async function getJson (url: string): Promise<{ status: number, body: Record<string, unknown> }> {
+  const res = await request(url)
+  return { status: res.statusCode, body: await res.body.json() as Record<string, unknown> }
+}
+
+describe('gateway process', () => {
+  it('exits 1 listing every configuration problem at once', async () => {
+    const p = runCli(['serve'], { MTLS_LISTEN: 'nonsense', MTLS_BODY_LIMIT: 'big', MTLS_KEY_MATCH: 'maybe' })
+    expect(await p.exited).toBe(1)
+    const fatal = p.lines.find((l) => l.level === 'fatal')
+    expect(fatal?.code).toBe('MTLS_ERR_CONFIG_INVALID')
+    const text = JSON.stringify(fatal)
+    for (const word of ['body_limit', 'key_match', 'MTLS_MENDER_BACKEND', 'credentials']) expect(text).toContain(word)
+  })
+
+  it('exits 1 with MTLS_ERR_TLS_MATERIAL when the server certificate is missing', async () => {
+    const p = runCli(['serve'], env({ MTLS_SERVER_CERT: '/nonexistent/server.crt' }))
+    expect(await p.exited).toBe(1)
+    expect(p.lines.find((l) => l.level === 'fatal')?.code).toBe('MTLS_ERR_TLS_MATERIAL')
+  })
+
+  it('logs the effective configuration with secrets masked', async () => {
+    const p = runCli(['serve'], env({ MTLS_MENDER_PASS: 'very-secret-password' }))
+    try {
+      const line = await p.waitFor((l) => l.event === 'config')
+      expect((line.config as Record<string, unknown>).mender_pass).toMatch(/^(\*\*\*|\[redacted\])$/)
+      await p.waitFor((l) => l.event === 'listening')
+      expect(p.stdout()).not.toContain('very-secret-password')
+    } finally {
+      p.child.kill('SIGTERM')
+      await p.exited
+    }
+  })
+
+  it('check-config validates without starting and masks secrets', async () => {
+    const p = runCli(['check-config'], env())
+    expect(await p.exited).toBe(0)
+    expect(p.stdout()).toContain('configuration ok')
+    expect(p.stdout()).not.toContain(TEST_USER.password)
+  })
+
+  it('check-config exits 1 on a broken configuration', async () => {
+    const p = runCli(['check-config'], env({ MTLS_TENANT_CA_PEM: '/nonexistent/ca.pem' }))
+    expect(await p.exited).toBe(1)
+    expect(p.stderr()).toContain('MTLS_ERR_TLS_MATERIAL')
+  })
+
+  it('serves /status, /healthz and /readyz on the plain status listener', async () => {
+    const p = runCli(['serve'], env())
+    try {
+      const { statusUrl } = await p.waitFor((l) => l.event === 'listening') as { statusUrl: string }
+      expect(await getJson(statusUrl + '/status')).toEqual({ status: 200, body: { status: 'ok' } })
+      expect(await getJson(statusUrl + '/healthz')).toEqual({ status: 200, body: { status: 'ok' } })
+      const ready = await getJson(statusUrl + '/readyz')
+      expect(ready.status).toBe(200)
+      expect(ready.body.status).toBe('ready')
+    } finally {
+      p.child.kill('SIGTERM')
+      await p.exited
+    }
+  })
+
+  it('reports not ready (503) while the management login fails', async () => {
+    const p = runCli(['serve'], env({ MTLS_MENDER_PASS: 'wrong' }))
+    try {
+      const { statusUrl } = await p.waitFor((l) => l.event === 'listening') as { statusUrl: string }
+      const ready = await getJson(statusUrl + '/readyz')
+      expect(ready.status).toBe(503)
+      expect((ready.body.checks as Record<string, { ok: boolean }>).management?.ok).toBe(false)
+    } finally {
+      p.child.kill('SIGTERM')
+      await p.exited
+    }
+  })
+
+  it('drains an in-flight request on SIGTERM and exits 0', async () => {
+    const p = runCli(['serve'], env())
+    const agent = deviceAgent(pki, pki.devices.ec)
+    try {
+      const { url } = await p.waitFor((l) => l.event === 'listening') as { url: string }
+      sim.faults.latency('device', 800)
+      const inflight = send(agent, url.replace('127.0.0.1', 'localhost') + '/api/devices/v1/deployments/device/deployments/next')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      p.child.kill('SIGTERM')
+      const res = await inflight
+      expect(res.status).toBe(401)
+      expect(await p.exited).toBe(0)
+    } finally {
+      sim.faults.clear()
+      await agent.close()
+      if (p.child.exitCode === null) p.child.kill('SIGKILL')
+    }
+  })
+})
