@@ -56,7 +56,8 @@ function createHttpsApp (config: Config, material: TlsMaterial, logger: Logger):
     keepAliveTimeout: config.keep_alive_timeout,
     requestTimeout: config.request_timeout,
     forceCloseConnections: 'idle',
-    return503OnClosing: true
+    // requests arriving on kept-alive connections while draining get our own Mender-shaped 503 (see hooks)
+    return503OnClosing: false
   })
   app.server.headersTimeout = config.headers_timeout
   installTlsGuard(app.server, logger)
@@ -70,6 +71,7 @@ function addCommonHooks (app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     request.peer = peerOf(request.raw.socket)
     if (request.peer === undefined) return await sendError(request, reply, new HttpErrors.UNAUTHENTICATED())
+    if (closing.has(app)) return await sendError(request, reply, new HttpErrors.SHUTTING_DOWN())
     if (request.headers.upgrade !== undefined) {
       request.log.info({ event: 'upgrade', method: request.method, url: request.url, device: peerLog(request.peer) }, 'websocket upgrade')
     }

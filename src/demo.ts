@@ -36,7 +36,7 @@ mtls-ambassador demo
 Try:
   curl --cacert ${rel(pki.server.ca)} --cert ${rel(dev.cert)} --key ${rel(dev.key)} https://localhost:${port}/status
   curl --cacert ${rel(pki.server.ca)} https://localhost:${port}/status        # no client certificate: refused
-  extra/mender-device.sh --server https://localhost:${port} --ca ${rel(pki.server.ca)} --cert ${rel(dev.cert)} --key ${rel(dev.key)} --mac 02:00:00:00:00:01 auth
+  extra/mender-device.sh --server https://localhost:${port} --ca ${rel(pki.server.ca)} --cert ${rel(dev.cert)} --key ${rel(dev.key)} --identity mac=02:00:00:00:00:01 auth
   curl ${sim.url}/__sim/state      # the device is now accepted in the simulator
 
 `)

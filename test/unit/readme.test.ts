@@ -1,0 +1,50 @@
+// The README's configuration and error-code tables are part of the product: they must list exactly what the code
+// defines (keys, env names, defaults; codes and statuses).
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { FIELDS } from '../../src/config/schema.js'
+import { HttpErrors, StartupErrors, TlsReasons } from '../../src/errors.js'
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+
+function section (name: string): string[][] {
+  const m = new RegExp(`<!-- ${name}:start -->([\\s\\S]*?)<!-- ${name}:end -->`).exec(readme)
+  if (m?.[1] === undefined) throw new Error(`README has no ${name} section`)
+  return m[1].trim().split('\n').slice(2).map((row) => row.split('|').slice(1, -1).map((c) => c.trim().replace(/^`|`$/g, '')))
+}
+
+describe('README', () => {
+  it('lists every configuration key with its env name and default, and nothing else', () => {
+    const rows = section('config-table')
+    const expected = Object.entries(FIELDS).map(([key, f]) => {
+      const d = (f.schema as { default?: unknown }).default
+      return [key, f.env, d === '' ? '—' : String(d)]
+    })
+    expect(rows.map((r) => r.slice(0, 3))).toEqual(expected)
+  })
+
+  it('lists every HTTP error code with its status and body text, and nothing else', () => {
+    const rows = section('error-table').map((r) => [r[0], Number(r[1]), r[2]]).sort()
+    const expected = Object.values(HttpErrors).map((C) => {
+      const e = new C()
+      return [e.code, e.statusCode, e.message]
+    }).sort()
+    expect(rows).toEqual(expected)
+  })
+
+  it('lists every TLS refusal reason code, and nothing else', () => {
+    expect(section('tls-table').map((r) => r[0]).sort()).toEqual(Object.values(TlsReasons).sort())
+  })
+
+  it('names the startup error codes', () => {
+    for (const C of Object.values(StartupErrors)) expect(readme).toContain(new C('x').code)
+  })
+
+  it('gives exactly two quick-start commands on its first screen', () => {
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
+    const commands = firstBlock.split('\n').filter((l) => l.trim() !== '')
+    expect(commands).toHaveLength(2)
+    expect(commands[0]).toMatch(/npm run demo/)
+    expect(commands[1]).toMatch(/npm test/)
+  })
+})
