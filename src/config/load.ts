@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { Value } from '@sinclair/typebox/value'
+import type { TSchema } from '@sinclair/typebox'
 import { ConfigSchema, FIELDS, SECRET_KEYS, type Config, type ConfigKey } from './schema.js'
 import { parseListen } from './listen.js'
 import { StartupErrors } from '../errors.js'
@@ -17,6 +18,7 @@ export interface LoadOptions {
 }
 
 const KEYS = Object.keys(FIELDS) as ConfigKey[]
+const CROSS_CHECKED: readonly string[] = ['mender_backend', 'mender_user', 'mender_pass', 'mender_token', 'listen', 'status_listen']
 
 function readFile (file: string, problems: string[]): Record<string, unknown> {
   let text: string
@@ -42,6 +44,27 @@ function fromEnv (env: NodeJS.ProcessEnv): Record<string, unknown> {
   for (const key of KEYS) {
     const value = env[FIELDS[key].env]
     if (value !== undefined) out[key] = value
+  }
+  return out
+}
+
+/** Env strings and YAML scalars → the field's type; anything doubtful is left as is for validation to report
+ * (TypeBox's own conversion would truncate `2.5` to 2 and read `true` as the integer 1). */
+function coerce (key: string, value: unknown): unknown {
+  if (!(key in FIELDS)) return value
+  const kind = (FIELDS[key as ConfigKey].schema as TSchema).type as unknown
+  if (kind === 'integer') return typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value
+  if (kind === 'boolean') {
+    const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined
+    return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : value
+  }
+  return typeof value === 'number' ? String(value) : value
+}
+
+function merge (...sources: Array<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const source of sources) {
+    for (const [key, value] of Object.entries(source)) if (value !== undefined) out[key] = coerce(key, value)
   }
   return out
 }
@@ -73,14 +96,17 @@ export function loadConfig (opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env
   const problems: string[] = []
   const file = opts.file ?? env.MTLS_CONFIG
-  const merged = { ...(file !== undefined && file !== '' ? readFile(file, problems) : {}), ...fromEnv(env), ...opts.overrides }
-  const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, merged))
+  const merged = merge(file !== undefined && file !== '' ? readFile(file, problems) : {}, fromEnv(env), opts.overrides ?? {})
+  const value = Value.Default(ConfigSchema, merged) as Record<string, unknown>
+  const invalid = new Set<string>()
   for (const e of Value.Errors(ConfigSchema, value)) {
     const key = e.path.split('/')[1] ?? ''
     const where = key in FIELDS ? `${key} (${FIELDS[key as ConfigKey].env})` : (key === '' ? 'config' : `unknown key ${key}`)
     problems.push(`${where}: ${e.message}`)
+    invalid.add(key)
   }
-  if (problems.length === 0) crossChecks(value as Config, problems)
+  // the cross checks read only string fields: run them unless one of those is itself mistyped
+  if (!CROSS_CHECKED.some((k) => invalid.has(k))) crossChecks(value as Config, problems)
   if (problems.length > 0) throw new StartupErrors.CONFIG_INVALID([...new Set(problems)].map((p) => `  - ${p}`).join('\n'))
   return Object.freeze(value as Config)
 }

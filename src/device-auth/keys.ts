@@ -4,8 +4,12 @@ import { createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto'
 
 export type DeviceKeyType = 'rsa' | 'ec' | 'ed25519'
 
+const PUBLIC_KEY_PEM = /^\s*-----BEGIN (RSA )?PUBLIC KEY-----/
+
 /** Parses a PEM (SPKI or PKCS#1) public key; throws on anything else. */
 export function parsePublicKey (pem: string): KeyObject {
+  // createPublicKey would also derive a public key from a private key or a certificate: refuse those up front
+  if (!PUBLIC_KEY_PEM.test(pem)) throw new TypeError('not a PEM public key')
   const key = createPublicKey({ key: pem, format: 'pem' })
   if (key.type !== 'public') throw new TypeError('not a public key')
   return key

@@ -20,12 +20,35 @@ export function parseCertBundle (pem: string): X509Certificate[] {
   return (pem.match(PEM_CERT) ?? []).map((block) => new X509Certificate(block))
 }
 
-function read (path: string, what: string, problems: string[]): string {
+function read (path: string, what: string, problems: string[]): string | undefined {
   try {
     return readFileSync(path, 'utf8')
   } catch (err) {
     problems.push(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-    return ''
+    return undefined
+  }
+}
+
+/** Parses a bundle that was read; reports a malformed or certificate-less (e.g. empty) file. */
+function certsOf (pem: string | undefined, what: string, problems: string[]): X509Certificate[] {
+  if (pem === undefined) return []
+  try {
+    const certs = parseCertBundle(pem)
+    if (certs.length === 0) problems.push(`${what}: no PEM certificate found`)
+    return certs
+  } catch (err) {
+    problems.push(`${what}: ${(err as Error).message}`)
+    return []
+  }
+}
+
+function checkKey (pem: string | undefined, cert: X509Certificate | undefined, what: string, problems: string[]): void {
+  if (pem === undefined) return
+  try {
+    const key = createPrivateKey(pem)
+    if (cert !== undefined && !cert.checkPrivateKey(key)) problems.push('server key does not match the server certificate')
+  } catch (err) {
+    problems.push(`${what}: ${(err as Error).message}`)
   }
 }
 
@@ -35,31 +58,11 @@ export function loadTlsMaterial (config: Pick<Config, 'server_cert' | 'server_ke
   const cert = read(config.server_cert, 'server certificate', problems)
   const key = read(config.server_key, 'server key', problems)
   const ca = read(config.tenant_ca_pem, 'tenant CA bundle', problems)
-  let serverCert: X509Certificate | undefined
-  let caCerts: X509Certificate[] = []
-  if (cert !== '') {
-    try {
-      serverCert = parseCertBundle(cert)[0]
-      if (serverCert === undefined) problems.push(`server certificate ${config.server_cert}: no PEM certificate found`)
-    } catch (err) {
-      problems.push(`server certificate ${config.server_cert}: ${(err as Error).message}`)
-    }
+  const serverCert = certsOf(cert, `server certificate ${config.server_cert}`, problems)[0]
+  checkKey(key, serverCert, `server key ${config.server_key}`, problems)
+  const caCerts = certsOf(ca, `tenant CA bundle ${config.tenant_ca_pem}`, problems)
+  if (problems.length > 0 || serverCert === undefined || cert === undefined || key === undefined || ca === undefined) {
+    throw new StartupErrors.TLS_MATERIAL(problems.join('; '))
   }
-  if (key !== '' && serverCert !== undefined) {
-    try {
-      if (!serverCert.checkPrivateKey(createPrivateKey(key))) problems.push('server key does not match the server certificate')
-    } catch (err) {
-      problems.push(`server key ${config.server_key}: ${(err as Error).message}`)
-    }
-  }
-  if (ca !== '') {
-    try {
-      caCerts = parseCertBundle(ca)
-      if (caCerts.length === 0) problems.push(`tenant CA bundle ${config.tenant_ca_pem}: no PEM certificate found`)
-    } catch (err) {
-      problems.push(`tenant CA bundle ${config.tenant_ca_pem}: ${(err as Error).message}`)
-    }
-  }
-  if (problems.length > 0 || serverCert === undefined) throw new StartupErrors.TLS_MATERIAL(problems.join('; '))
   return { cert, key, ca, serverCert, caCerts }
 }

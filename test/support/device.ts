@@ -1,7 +1,7 @@
 // A test device: an undici agent presenting a client certificate, signed auth requests built like the real
 // client's, and a raw TLS probe for handshake refusals.
 import { connect } from 'node:tls'
-import { createPublicKey, sign, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto'
 import { Agent, request, type Dispatcher } from 'undici'
 import type { TestCert, TestPki } from './pki.js'
 
@@ -13,10 +13,9 @@ export function deviceAgent (pki: TestPki, cert?: TestCert, extra: Record<string
   })
 }
 
-export function signBody (body: Buffer, keyPem: string | KeyObject): string {
-  const key = typeof keyPem === 'string' ? keyPem : keyPem
-  const type = (typeof key === 'string' ? createPublicKey(key) : key).asymmetricKeyType
-  const algorithm = type === 'ed25519' ? null : 'sha256'
+export function signBody (body: Buffer, keyPem: string): string {
+  const key: KeyObject = createPrivateKey(keyPem)
+  const algorithm = key.asymmetricKeyType === 'ed25519' ? null : 'sha256'
   return sign(algorithm, body, { key, dsaEncoding: 'der' }).toString('base64')
 }
 

@@ -1,0 +1,223 @@
+// Unit tests of auth request validation: Mender's check order and the parts handed to the interceptor.
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { parseAuthRequest } from '../../src/device-auth/parse.js'
+import { spkiDer } from '../../src/device-auth/keys.js'
+import type { CodedError } from '../../src/errors.js'
+
+type Pair = { publicKey: KeyObject, privateKey: KeyObject }
+let ec: Pair
+let rsa: Pair
+let ed: Pair
+let p384: Pair
+
+beforeAll(() => {
+  ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  ed = generateKeyPairSync('ed25519')
+  p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+})
+
+const JSON_TYPE = 'application/json'
+const ID_DATA = '{"mac":"02:00:00:00:00:01"}'
+const pemOf = (key: KeyObject): string => key.export({ type: 'spki', format: 'pem' }).toString()
+
+function signed (doc: Record<string, unknown>, pair: Pair): { body: Buffer, sig: string } {
+  const body = Buffer.from(JSON.stringify(doc))
+  const algorithm = pair.privateKey.asymmetricKeyType === 'ed25519' ? null : 'sha256'
+  return { body, sig: sign(algorithm, body, pair.privateKey).toString('base64') }
+}
+
+const request = (pair: Pair, extra: Record<string, unknown> = {}): { body: Buffer, sig: string } =>
+  signed({ id_data: ID_DATA, pubkey: pemOf(pair.publicKey), ...extra }, pair)
+
+function codeOf (fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    return (err as CodedError).code
+  }
+  return 'no error'
+}
+
+describe('parseAuthRequest check order', () => {
+  it('answers a missing Content-Type with MTLS_ERR_UNSUPPORTED_MEDIA_TYPE', () => {
+    const { body, sig } = request(ec)
+    expect(codeOf(() => parseAuthRequest(body, undefined, sig))).toBe('MTLS_ERR_UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  it('answers text/plain with MTLS_ERR_UNSUPPORTED_MEDIA_TYPE', () => {
+    const { body, sig } = request(ec)
+    expect(codeOf(() => parseAuthRequest(body, 'text/plain', sig))).toBe('MTLS_ERR_UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  it('answers application/jsonx with MTLS_ERR_UNSUPPORTED_MEDIA_TYPE', () => {
+    const { body, sig } = request(ec)
+    expect(codeOf(() => parseAuthRequest(body, 'application/jsonx', sig))).toBe('MTLS_ERR_UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  it('checks the media type before decoding the body', () => {
+    expect(codeOf(() => parseAuthRequest(Buffer.from('{nope'), 'text/plain', undefined))).toBe('MTLS_ERR_UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  it('answers a body that is not JSON with MTLS_ERR_AUTH_MALFORMED', () => {
+    expect(codeOf(() => parseAuthRequest(Buffer.from('{nope'), JSON_TYPE, 'c2ln'))).toBe('MTLS_ERR_AUTH_MALFORMED')
+  })
+
+  it('answers an empty body with MTLS_ERR_AUTH_MALFORMED', () => {
+    expect(codeOf(() => parseAuthRequest(Buffer.alloc(0), JSON_TYPE, 'c2ln'))).toBe('MTLS_ERR_AUTH_MALFORMED')
+  })
+
+  it.each(['[]', 'null', '"text"', '42'])('answers the JSON body %s with MTLS_ERR_AUTH_MALFORMED', (text) => {
+    expect(codeOf(() => parseAuthRequest(Buffer.from(text), JSON_TYPE, 'c2ln'))).toBe('MTLS_ERR_AUTH_MALFORMED')
+  })
+
+  it('decodes the body before checking id_data', () => {
+    expect(codeOf(() => parseAuthRequest(Buffer.from('{"id_data":'), JSON_TYPE, undefined))).toBe('MTLS_ERR_AUTH_MALFORMED')
+  })
+
+  it('answers a missing id_data with MTLS_ERR_AUTH_BAD_ID_DATA', () => {
+    const { body, sig } = signed({ pubkey: pemOf(ec.publicKey) }, ec)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_ID_DATA')
+  })
+
+  it('answers an id_data object (not a string) with MTLS_ERR_AUTH_BAD_ID_DATA', () => {
+    const { body, sig } = request(ec, { id_data: { mac: 'x' } })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_ID_DATA')
+  })
+
+  it('answers an id_data string that is not an object with MTLS_ERR_AUTH_BAD_ID_DATA', () => {
+    const { body, sig } = request(ec, { id_data: '["x"]' })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_ID_DATA')
+  })
+
+  it('checks id_data before the public key', () => {
+    const { body, sig } = signed({ id_data: 7, pubkey: 'garbage' }, ec)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_ID_DATA')
+  })
+
+  it('answers a missing pubkey with MTLS_ERR_AUTH_BAD_PUBKEY', () => {
+    const { body, sig } = signed({ id_data: ID_DATA }, ec)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_PUBKEY')
+  })
+
+  it('answers a pubkey that is not PEM with MTLS_ERR_AUTH_BAD_PUBKEY', () => {
+    const { body, sig } = request(ec, { pubkey: 'garbage' })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_PUBKEY')
+  })
+
+  it('answers a private key sent as pubkey with MTLS_ERR_AUTH_BAD_PUBKEY', () => {
+    const { body, sig } = request(ec, { pubkey: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_PUBKEY')
+  })
+
+  it('answers a P-384 key with MTLS_ERR_AUTH_UNSUPPORTED_KEY', () => {
+    const { body, sig } = request(p384)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_UNSUPPORTED_KEY')
+  })
+
+  it('checks the key type before the signature header', () => {
+    const { body } = request(p384)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, undefined))).toBe('MTLS_ERR_AUTH_UNSUPPORTED_KEY')
+  })
+
+  it('checks the public key before the signature header', () => {
+    const { body } = request(ec, { pubkey: 'garbage' })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, undefined))).toBe('MTLS_ERR_AUTH_BAD_PUBKEY')
+  })
+
+  it('answers a missing signature header with MTLS_ERR_AUTH_MISSING_SIGNATURE', () => {
+    const { body } = request(ec)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, undefined))).toBe('MTLS_ERR_AUTH_MISSING_SIGNATURE')
+  })
+
+  it('answers an empty signature header with MTLS_ERR_AUTH_MISSING_SIGNATURE', () => {
+    const { body } = request(ec)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, ''))).toBe('MTLS_ERR_AUTH_MISSING_SIGNATURE')
+  })
+
+  it('answers a wrong signature with MTLS_ERR_AUTH_BAD_SIGNATURE', () => {
+    const { body } = request(ec)
+    const { sig } = request(ec, { tenant_token: 'other body' })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_SIGNATURE')
+  })
+
+  it('answers a signature by another key with MTLS_ERR_AUTH_BAD_SIGNATURE', () => {
+    const { body } = request(ec)
+    const other = signed(JSON.parse(body.toString()) as Record<string, unknown>, generateKeyPairSync('ec', { namedCurve: 'P-256' }))
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, other.sig))).toBe('MTLS_ERR_AUTH_BAD_SIGNATURE')
+  })
+})
+
+describe('parseAuthRequest status codes', () => {
+  it.each([
+    ['no content type', 415, () => parseAuthRequest(Buffer.from('{}'), undefined, undefined)],
+    ['bad JSON', 400, () => parseAuthRequest(Buffer.from('{'), JSON_TYPE, undefined)],
+    ['bad id_data', 400, () => parseAuthRequest(Buffer.from('{}'), JSON_TYPE, undefined)]
+  ])('answers %s with HTTP %i', (_name, status, fn) => {
+    let caught: CodedError | undefined
+    try { fn() } catch (err) { caught = err as CodedError }
+    expect(caught?.statusCode).toBe(status)
+  })
+
+  it('answers a bad signature with HTTP 401', () => {
+    const { body } = request(ec)
+    let caught: CodedError | undefined
+    try { parseAuthRequest(body, JSON_TYPE, 'AAAA') } catch (err) { caught = err as CodedError }
+    expect(caught?.statusCode).toBe(401)
+  })
+})
+
+describe('parseAuthRequest result', () => {
+  it('accepts application/json with a charset', () => {
+    const { body, sig } = request(ec)
+    expect(parseAuthRequest(body, 'application/json; charset=utf-8', sig).keyType).toBe('ec')
+  })
+
+  it('accepts an upper-case media type', () => {
+    const { body, sig } = request(ec)
+    expect(parseAuthRequest(body, 'Application/JSON', sig).keyType).toBe('ec')
+  })
+
+  it('returns the parsed identity', () => {
+    const { body, sig } = request(ec)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).identity).toEqual({ mac: '02:00:00:00:00:01' })
+  })
+
+  it.each([['rsa'], ['ec'], ['ed25519']])('reports the key type %s', (type) => {
+    const pair = type === 'rsa' ? rsa : type === 'ec' ? ec : ed
+    const { body, sig } = request(pair)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).keyType).toBe(type)
+  })
+
+  it('returns the SPKI DER of the key', () => {
+    const { body, sig } = request(ed)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).spki.equals(spkiDer(ed.publicKey))).toBe(true)
+  })
+
+  it('returns the pubkey text exactly as sent', () => {
+    const pkcs1 = rsa.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString()
+    const { body, sig } = request(rsa, { pubkey: pkcs1 })
+    expect(parseAuthRequest(body, JSON_TYPE, sig).pubkeyPem).toBe(pkcs1)
+  })
+
+  it('picks up tenant_token', () => {
+    const { body, sig } = request(ec, { tenant_token: 'tenant-abc' })
+    expect(parseAuthRequest(body, JSON_TYPE, sig).tenantToken).toBe('tenant-abc')
+  })
+
+  it('treats an empty tenant_token as absent', () => {
+    const { body, sig } = request(ec, { tenant_token: '' })
+    expect(parseAuthRequest(body, JSON_TYPE, sig).tenantToken).toBeUndefined()
+  })
+
+  it('treats a non-string tenant_token as absent', () => {
+    const { body, sig } = request(ec, { tenant_token: 5 })
+    expect(parseAuthRequest(body, JSON_TYPE, sig).tenantToken).toBeUndefined()
+  })
+
+  it('ignores unknown fields', () => {
+    const { body, sig } = request(ec, { tier: 'standard' })
+    expect(parseAuthRequest(body, JSON_TYPE, sig).identity).toEqual({ mac: '02:00:00:00:00:01' })
+  })
+})
