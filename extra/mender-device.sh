@@ -7,7 +7,7 @@ shopt -s inherit_errexit
 umask 077
 
 PROG=${0##*/}
-SERVER_URL=${MENDER_SERVER_URL:-https://localhost:8443}
+SERVER_URL=${MENDER_SERVER_URL:-https://localhost:8080}
 CA_FILE=${MENDER_CA_FILE:-}
 CERT_FILE=${MENDER_CERT_FILE:-}
 KEY_FILE=${MENDER_KEY_FILE:-}
@@ -35,7 +35,7 @@ Commands:
   loop        auth, then inventory + poll every --interval seconds (re-auth on 401/403)
 
 Options (environment variable in brackets):
-  -s, --server URL         server URL [MENDER_SERVER_URL] (default: https://localhost:8443)
+  -s, --server URL         server URL [MENDER_SERVER_URL] (default: https://localhost:8080)
   -c, --ca FILE            CA bundle that signed the server certificate [MENDER_CA_FILE] (default: system CAs)
   -C, --cert FILE          device certificate, chain file allowed [MENDER_CERT_FILE] (required)
   -k, --key FILE           device private key, RSA / EC P-256 / Ed25519 [MENDER_KEY_FILE] (required)

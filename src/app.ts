@@ -1,6 +1,5 @@
 // Builds the gateway (never listens): the mTLS Fastify app with its TLS guard, status route, auth interceptor and
 // device proxy, the status app, and the shared upstream client and management credentials.
-import { randomUUID } from 'node:crypto'
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Agent } from 'undici'
@@ -12,6 +11,8 @@ import { peerLog, peerOf } from './tls/peer.js'
 import type { TlsMaterial } from './tls/material.js'
 import { createUpstreamAgent, upstreamTls } from './proxy/upstream.js'
 import { deviceProxy } from './proxy/plugin.js'
+import { WebsocketTunnels } from './proxy/websocket-tunnel.js'
+import { requestId } from './request-id.js'
 import { authInterceptor } from './device-auth/interceptor.js'
 import { Preauthorizer } from './device-auth/preauthorizer.js'
 import { ManagementAuth } from './mender/management-auth.js'
@@ -25,14 +26,8 @@ export interface Gateway {
   auth: ManagementAuth
   management: ManagementClient
   dispatcher: Agent
+  tunnels: WebsocketTunnels
   close: () => Promise<void>
-}
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-
-function requestId (req: { headers: Record<string, string | string[] | undefined> }): string {
-  const incoming = req.headers['x-men-requestid']
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
 
 function createHttpsApp (config: Config, material: TlsMaterial, logger: Logger): FastifyInstance {
@@ -72,9 +67,6 @@ function addCommonHooks (app: FastifyInstance): void {
     request.peer = peerOf(request.raw.socket)
     if (request.peer === undefined) return await sendError(request, reply, new HttpErrors.UNAUTHENTICATED())
     if (closing.has(app)) return await sendError(request, reply, new HttpErrors.SHUTTING_DOWN())
-    if (request.headers.upgrade !== undefined) {
-      request.log.info({ event: 'upgrade', method: request.method, url: request.url, device: peerLog(request.peer) }, 'websocket upgrade')
-    }
   })
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({
@@ -107,13 +99,17 @@ export async function buildGateway (config: Config, material: TlsMaterial, logge
   addCommonHooks(app)
   app.get('/status', async () => STATUS_OK)
   await app.register(authInterceptor, { backend, dispatcher, bodyLimit: config.body_limit, keyMatch: config.key_match, preauthorizer })
-  await app.register(deviceProxy, { backend, dispatcher, tls })
+  await app.register(deviceProxy, { backend, dispatcher })
+  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger })
+  app.server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))
 
   const statusApp = buildStatusApp(logger, async () => await checkReadiness(material, auth))
   const close = async (): Promise<void> => {
     closing.add(app)
-    await Promise.allSettled([app.close(), statusApp.close()])
+    const closed = Promise.allSettled([app.close(), statusApp.close()])
+    tunnels.closeAll()
+    await closed
     await dispatcher.close()
   }
-  return { app, statusApp, auth, management, dispatcher, close }
+  return { app, statusApp, auth, management, dispatcher, tunnels, close }
 }

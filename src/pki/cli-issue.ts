@@ -21,7 +21,7 @@ export async function demo (v: Values, io: CliIo): Promise<void> {
     io.out(`demo PKI already present in ${layout.dir} (use --force to regenerate)`)
     return
   }
-  for (const file of demoFiles(layout)) io.out(`wrote ${file}`)
+  for (const file of demoFiles(layout)) io.out(`wrote ${file}${file.endsWith('.key') ? ' (mode 0600)' : ''}`)
   io.out(`server trusts devices via ${relative(layout.dir, layout.tenantCa.cert)}; ` +
     `devices trust the server via ${relative(layout.dir, layout.server.ca)}`)
 }

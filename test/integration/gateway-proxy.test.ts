@@ -3,6 +3,7 @@
 // failures answer 502/503/504 in Mender's error shape.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { Readable } from 'node:stream'
+import { connect } from 'node:tls'
 import WebSocket from 'ws'
 import type { Agent } from 'undici'
 import { makeTestPki, type TestPki } from '../support/pki.js'
@@ -38,6 +39,19 @@ afterAll(async () => {
 beforeEach(() => { sim.requests.length = 0; sim.faults.clear() })
 
 const bearer = (): Record<string, string> => ({ authorization: `Bearer ${jwt}` })
+
+/** Sends a raw websocket upgrade over mTLS and resolves with the first bytes of the answer. */
+async function rawUpgrade (port: number, path: string, headers: Record<string, string>): Promise<string> {
+  const socket = connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki.root.certPem, cert: pki.devices.ec.chainPem, key: pki.devices.ec.keyPem })
+  try {
+    await new Promise((resolve) => socket.once('secureConnect', resolve))
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`)
+    return await new Promise((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())))
+  } finally {
+    socket.destroy()
+  }
+}
 const last = (): Simulator['requests'][number] | undefined => sim.requests.at(-1)
 
 describe('device proxy', () => {
@@ -105,6 +119,43 @@ describe('device proxy', () => {
     } finally {
       ws.close()
     }
+  })
+
+  it('tunnels the upgrade byte for byte, Sec-WebSocket-Protocol protomsg/msgpack included', async () => {
+    const answer = await rawUpgrade(gw.port, CONNECT, { 'Sec-WebSocket-Protocol': 'protomsg/msgpack', Authorization: `Bearer ${jwt}` })
+    expect(answer).toMatch(/^HTTP\/1\.1 101/)
+    expect(answer).toMatch(/sec-websocket-protocol: protomsg\/msgpack/i)
+    const conn = sim.state.connections().at(-1)
+    expect(conn?.protocol).toBe('protomsg/msgpack')
+    expect(conn?.headers['x-forwarded-for']).toBe('127.0.0.1')
+    expect(conn?.headers.host).toBe(new URL(sim.url).host)
+  })
+
+  it('refuses an upgrade outside /api/devices with 404 and forwards nothing', async () => {
+    const answer = await rawUpgrade(gw.port, '/api/management/v1/deviceconnect/sessions', { Authorization: `Bearer ${jwt}` })
+    expect(answer).toMatch(/^HTTP\/1\.1 404/)
+    expect(answer).toMatch(/"error":"not found","request_id"/)
+    expect(sim.requests.length).toBe(0)
+  })
+
+  it('answers an upgrade with 502 MTLS_ERR_UPSTREAM_CONNECT when Mender is unreachable', async () => {
+    const g = await startGateway({ pki, backendUrl: 'http://127.0.0.1:1' })
+    try {
+      const answer = await rawUpgrade(g.port, CONNECT, { Authorization: `Bearer ${jwt}` })
+      expect(answer).toMatch(/^HTTP\/1\.1 502/)
+      expect(g.withCode('MTLS_ERR_UPSTREAM_CONNECT').length).toBe(1)
+    } finally { await g.close() }
+  })
+
+  it('closes open websocket tunnels on shutdown', async () => {
+    const g = await startGateway({ pki, backendUrl: sim.url })
+    const ws = new WebSocket(`wss://localhost:${g.port}${CONNECT}`, { ca: pki.root.certPem, cert: pki.devices.ec.chainPem, key: pki.devices.ec.keyPem, headers: bearer() })
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+    const closed = new Promise((resolve) => ws.once('close', resolve))
+    expect(g.running.gateway.tunnels.size).toBe(1)
+    await g.close()
+    await closed
+    expect(g.running.gateway.tunnels.size).toBe(0)
   })
 
   it('refuses a websocket upgrade from a client without a certificate', async () => {
