@@ -1,13 +1,11 @@
-// Builds the gateway (never listens): the mTLS Fastify app with its TLS guard, status route, auth interceptor and
-// device proxy, the status app, and the shared upstream client and management credentials.
+// Builds the gateway (never listens): the mTLS Fastify app with its TLS guard, status route, auth interceptor,
+// device proxy and websocket tunnels; the status app with metrics; the shared upstream client and credentials.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Agent } from 'undici'
+import type { Server } from 'node:tls'
 import type { Config } from './config/schema.js'
-import { HttpErrors } from './errors.js'
-import { sendError } from './error-reply.js'
-import { installTlsGuard } from './tls/guard.js'
-import { peerLog, peerOf } from './tls/peer.js'
+import { installTlsGuard, type TlsGuard } from './tls/guard.js'
 import type { TlsMaterial } from './tls/material.js'
 import { createUpstreamAgent, upstreamTls } from './proxy/upstream.js'
 import { deviceProxy } from './proxy/plugin.js'
@@ -19,6 +17,8 @@ import { ManagementAuth } from './mender/management-auth.js'
 import { ManagementClient } from './mender/management-client.js'
 import { buildStatusApp, STATUS_OK } from './status/listener.js'
 import { checkReadiness } from './status/readiness.js'
+import { addGatewayHooks } from './http-hooks.js'
+import { Metrics } from './metrics.js'
 
 export interface Gateway {
   app: FastifyInstance
@@ -27,6 +27,8 @@ export interface Gateway {
   management: ManagementClient
   dispatcher: Agent
   tunnels: WebsocketTunnels
+  guard: TlsGuard
+  metrics: Metrics
   close: () => Promise<void>
 }
 
@@ -55,61 +57,59 @@ function createHttpsApp (config: Config, material: TlsMaterial, logger: Logger):
     return503OnClosing: false
   })
   app.server.headersTimeout = config.headers_timeout
-  installTlsGuard(app.server, logger)
   return app
-}
-
-const closing = new WeakSet<FastifyInstance>()
-
-function addCommonHooks (app: FastifyInstance): void {
-  app.decorateRequest('peer', undefined)
-  app.addHook('onRequest', async (request, reply) => {
-    request.peer = peerOf(request.raw.socket)
-    if (request.peer === undefined) return await sendError(request, reply, new HttpErrors.UNAUTHENTICATED())
-    if (closing.has(app)) return await sendError(request, reply, new HttpErrors.SHUTTING_DOWN())
-  })
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info({
-      event: 'access',
-      method: request.method,
-      url: request.url,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
-      device: peerLog(request.peer)
-    }, 'request')
-  })
-  // while draining, every response closes its connection so keep-alive clients let the server finish
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing.has(app)) reply.header('connection', 'close')
-  })
-  app.setErrorHandler(async (err, request, reply) => await sendError(request, reply, err))
-  app.setNotFoundHandler(async (request, reply) => await sendError(request, reply, new HttpErrors.NOT_FOUND()))
 }
 
 export async function buildGateway (config: Config, material: TlsMaterial, logger: Logger): Promise<Gateway> {
   const tls = upstreamTls(config)
   const dispatcher = createUpstreamAgent(config, tls)
   const backend = config.mender_backend.replace(/\/+$/, '')
+  const app = createHttpsApp(config, material, logger)
+  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger })
+  // the app is an https server (see createHttpsApp); Fastify's default typing says http
+  const guard = installTlsGuard(app.server as unknown as Server, { log: logger, onRefused: (reason) => metrics.handshakeFailures.inc({ reason }) })
+  const metrics = new Metrics({
+    openConnections: () => guard.openConnections(),
+    openWebsockets: () => tunnels.size,
+    serverCert: () => material.serverCert,
+    caCerts: () => material.caCerts
+  })
+  tunnels.onUpstreamError = (code) => metrics.upstreamErrors.inc({ kind: code })
+
   const mlog = logger.child({ component: 'management' })
-  const auth = new ManagementAuth({ baseUrl: backend, user: config.mender_user, pass: config.mender_pass, token: config.mender_token, dispatcher, log: mlog })
+  const auth = new ManagementAuth({
+    baseUrl: backend,
+    user: config.mender_user,
+    pass: config.mender_pass,
+    token: config.mender_token,
+    dispatcher,
+    log: mlog,
+    onLogin: (result) => metrics.managementLogins.inc({ result })
+  })
   const management = new ManagementClient({ baseUrl: backend, auth, dispatcher, log: mlog })
   const preauthorizer = new Preauthorizer({ client: management, force: config.preauth_force, ttlSeconds: config.preauth_cache_ttl, maxEntries: config.preauth_cache_size })
 
-  const app = createHttpsApp(config, material, logger)
-  addCommonHooks(app)
+  let draining = false
+  addGatewayHooks(app, metrics, () => draining)
   app.get('/status', async () => STATUS_OK)
-  await app.register(authInterceptor, { backend, dispatcher, bodyLimit: config.body_limit, keyMatch: config.key_match, preauthorizer })
+  await app.register(authInterceptor, {
+    backend,
+    dispatcher,
+    bodyLimit: config.body_limit,
+    keyMatch: config.key_match,
+    preauthorizer,
+    onDecision: (decision, reason) => metrics.authDecisions.inc({ decision, reason })
+  })
   await app.register(deviceProxy, { backend, dispatcher })
-  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger })
   app.server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))
 
-  const statusApp = buildStatusApp(logger, async () => await checkReadiness(material, auth))
+  const statusApp = buildStatusApp(logger, async () => await checkReadiness(material, auth), metrics.registry)
   const close = async (): Promise<void> => {
-    closing.add(app)
+    draining = true
     const closed = Promise.allSettled([app.close(), statusApp.close()])
     tunnels.closeAll()
     await closed
     await dispatcher.close()
   }
-  return { app, statusApp, auth, management, dispatcher, tunnels, close }
+  return { app, statusApp, auth, management, dispatcher, tunnels, guard, metrics, close }
 }

@@ -27,6 +27,7 @@ export function toHttpError (err: unknown): CodedError {
 export function sendError (request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const coded = toHttpError(err)
   const status = coded.statusCode ?? 500
+  request.errorCode = coded.code
   const fields = {
     code: coded.code,
     status,

@@ -22,6 +22,8 @@ export interface InterceptorOptions {
   bodyLimit: number
   keyMatch: 'strict' | 'relaxed'
   preauthorizer: Pick<Preauthorizer, 'ensure'>
+  /** Called once per auth request with the decision and, for refusals, the reason code (metrics). */
+  onDecision?: (decision: string, reason: string) => void
 }
 
 export async function authInterceptor (app: FastifyInstance, o: InterceptorOptions): Promise<void> {
@@ -39,10 +41,12 @@ export async function authInterceptor (app: FastifyInstance, o: InterceptorOptio
       checkKeyBinding(request, peer, auth, o.keyMatch)
       const decision = await o.preauthorizer.ensure(auth.identity, auth.spki, auth.pubkeyPem)
       decisionLog(request, peer, auth, decision)
+      o.onDecision?.(decision, '')
       return forward(request, reply, body, request.headers['content-type'] ?? 'application/json')
     } catch (err) {
       const code = (err as { code?: string }).code
       request.log.warn({ event: 'auth_decision', decision: 'refused', code, device: peerLog(peer) }, 'auth request refused')
+      o.onDecision?.('refused', code ?? 'unknown')
       return sendError(request, reply, err)
     }
   })

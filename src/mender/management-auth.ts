@@ -16,6 +16,8 @@ export interface ManagementAuthOptions {
   dispatcher: Dispatcher
   log: Logger
   now?: () => number
+  /** Called after every login attempt: `login` (first), `refresh` (later ones) or `failed`. */
+  onLogin?: (result: 'login' | 'refresh' | 'failed') => void
 }
 
 interface Cached { jwt: string, refreshAt: number, expiresAt: number }
@@ -58,6 +60,9 @@ export class ManagementAuth {
       throw this.fail(new HttpErrors.MGMT_UNAVAILABLE({ cause: err }), 'management login unreachable')
     }
     const text = await res.body.text()
+    if (res.statusCode === 200 && text.trim() === '') {
+      throw this.fail(Object.assign(new HttpErrors.MGMT_LOGIN_FAILED(), { upstreamStatus: 200 }), 'management login returned no token')
+    }
     if (res.statusCode !== 200) {
       const err = res.statusCode >= 500 ? new HttpErrors.MGMT_UNAVAILABLE() : new HttpErrors.MGMT_LOGIN_FAILED()
       throw this.fail(Object.assign(err, { upstreamStatus: res.statusCode }), 'management login refused')
@@ -72,12 +77,14 @@ export class ManagementAuth {
     this.cached = { jwt, refreshAt, expiresAt }
     this.logins++
     this.lastError = undefined
+    this.o.onLogin?.(this.logins > 1 ? 'refresh' : 'login')
     this.o.log.info({ event: 'mgmt_login', expiresAt: new Date(expiresAt).toISOString(), refresh: this.logins > 1 }, 'management login ok')
     return jwt
   }
 
   private fail (err: CodedError, msg: string): CodedError {
     this.lastError = err
+    this.o.onLogin?.('failed')
     this.o.log.error({ code: err.code, upstreamStatus: (err as { upstreamStatus?: number }).upstreamStatus, cause: (err.cause as Error | undefined)?.message }, msg)
     return err
   }

@@ -50,6 +50,8 @@ function dial (target: URL, o: TunnelOptions): Socket {
 
 export class WebsocketTunnels {
   private readonly open = new Set<Duplex>()
+  /** Called with the code of every upstream failure (metrics). */
+  onUpstreamError: ((code: string) => void) | undefined
 
   constructor (private readonly o: TunnelOptions) {}
 
@@ -91,6 +93,7 @@ export class WebsocketTunnels {
       if (tunnelled) return
       const coded = upstreamFailure(err)
       log.error({ code: coded.code, event: 'upgrade', url: req.url, cause: err.message, device: peerLog(peer) }, 'websocket upstream failed')
+      this.onUpstreamError?.(coded.code)
       refuse(socket, id, coded)
     })
     upstream.on('close', () => { if (tunnelled) socket.destroy() })

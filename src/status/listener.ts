@@ -1,12 +1,13 @@
 // The plain-HTTP status listener (its own port, no client certificate, for kubelets and load balancers):
-// /status and /healthz say the process is alive, /readyz whether it can admit devices.
+// /status and /healthz say the process is alive, /readyz whether it can admit devices, /metrics is Prometheus.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
 import type { Readiness } from './readiness.js'
 
 export const STATUS_OK = { status: 'ok' } as const
 
-export function buildStatusApp (logger: Logger, ready: () => Promise<Readiness>): FastifyInstance {
+export function buildStatusApp (logger: Logger, ready: () => Promise<Readiness>, registry: Registry): FastifyInstance {
   const app = fastify({ loggerInstance: logger.child({ listener: 'status' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
   app.get('/status', async () => STATUS_OK)
   app.get('/healthz', async () => STATUS_OK)
@@ -14,5 +15,6 @@ export function buildStatusApp (logger: Logger, ready: () => Promise<Readiness>)
     const r = await ready()
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', checks: r.checks })
   })
+  app.get('/metrics', async (_request, reply) => await reply.type(registry.contentType).send(await registry.metrics()))
   return app
 }

@@ -29,30 +29,53 @@ export function reasonForHandshakeError (err: NodeJS.ErrnoException): Reason {
   return TlsReasons.HANDSHAKE
 }
 
-function admit (socket: TLSSocket, log: Logger): void {
+export interface TlsGuard {
+  /** Admitted device connections currently open. */
+  openConnections: () => number
+}
+
+export interface GuardOptions {
+  log: Logger
+  /** Called with the reason code of every refused connection or failed handshake. */
+  onRefused?: (reason: Reason) => void
+}
+
+function admit (socket: TLSSocket, o: GuardOptions): boolean {
   const cert = socket.getPeerX509Certificate()
   const remote = socket.remoteAddress
   if (cert === undefined) {
-    log.warn({ code: TlsReasons.NO_CERT, remote }, 'tls refused: no client certificate')
-    socket.destroy()
-    return
+    o.log.warn({ code: TlsReasons.NO_CERT, remote }, 'tls refused: no client certificate')
+    o.onRefused?.(TlsReasons.NO_CERT)
+    return false
   }
   const peer = identityOf(cert)
   if (!socket.authorized) {
     const verifyError = String(socket.authorizationError)
     const code = reasonForVerifyError(verifyError)
-    log.warn({ code, verifyError, remote, device: peerLog(peer), issuer: peer.issuer }, 'tls refused: client certificate not trusted')
-    socket.destroy()
-    return
+    o.log.warn({ code, verifyError, remote, device: peerLog(peer), issuer: peer.issuer }, 'tls refused: client certificate not trusted')
+    o.onRefused?.(code)
+    return false
   }
   setPeer(socket, peer)
-  log.debug({ remote, device: peerLog(peer), resumed: socket.isSessionReused() }, 'tls admitted')
+  o.log.debug({ remote, device: peerLog(peer), resumed: socket.isSessionReused() }, 'tls admitted')
+  return true
 }
 
 /** Installs the guard on a TLS (or HTTPS) server; must run before the HTTP layer's own listener. */
-export function installTlsGuard (server: Server, log: Logger): void {
-  server.prependListener('secureConnection', (socket: TLSSocket) => admit(socket, log))
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    log.warn({ code: reasonForHandshakeError(err), tlsError: err.code, remote: socket.remoteAddress }, 'tls handshake failed')
+export function installTlsGuard (server: Server, o: GuardOptions): TlsGuard {
+  const open = new Set<TLSSocket>()
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    if (!admit(socket, o)) {
+      socket.destroy()
+      return
+    }
+    open.add(socket)
+    socket.once('close', () => open.delete(socket))
   })
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const code = reasonForHandshakeError(err)
+    o.log.warn({ code, tlsError: err.code, remote: socket.remoteAddress }, 'tls handshake failed')
+    o.onRefused?.(code)
+  })
+  return { openConnections: () => open.size }
 }

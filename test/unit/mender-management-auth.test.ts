@@ -27,7 +27,7 @@ class FakeLogin {
     const a = this.answer(this.requests.length)
     req.resume()
     req.on('end', () => {
-      void this.gate.then(() => { res.writeHead(a.status, { 'content-type': 'application/jwt' }).end(a.body) })
+      this.gate.then(() => { res.writeHead(a.status, { 'content-type': 'application/jwt' }).end(a.body) }, () => {})
     })
   })
 
@@ -237,6 +237,14 @@ describe('ManagementAuth failures', () => {
   it('maps login 401 to MTLS_ERR_MGMT_LOGIN_FAILED', async () => {
     fake.answer = () => ({ status: 401, body: '{"error":"unauthorized"}' })
     expect(await codeOf(auth().token())).toBe('MTLS_ERR_MGMT_LOGIN_FAILED')
+  })
+
+  it('refuses a 200 login answer without a token (MTLS_ERR_MGMT_LOGIN_FAILED) and caches nothing', async () => {
+    fake.answer = () => ({ status: 200, body: '' })
+    const a = auth()
+    expect(await codeOf(a.token())).toBe('MTLS_ERR_MGMT_LOGIN_FAILED')
+    expect(await codeOf(a.token())).toBe('MTLS_ERR_MGMT_LOGIN_FAILED')
+    expect(fake.requests.length).toBe(2)
   })
 
   it('maps login 403 to MTLS_ERR_MGMT_LOGIN_FAILED', async () => {

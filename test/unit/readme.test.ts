@@ -36,6 +36,13 @@ describe('README', () => {
     expect(section('tls-table').map((r) => r[0]).sort()).toEqual(Object.values(TlsReasons).sort())
   })
 
+  it('lists every metric the gateway registers, and nothing else', async () => {
+    const { Metrics } = await import('../../src/metrics.js')
+    const m = new Metrics({ openConnections: () => 0, openWebsockets: () => 0, serverCert: () => undefined, caCerts: () => [] })
+    const ours = (await m.registry.getMetricsAsJSON()).map((x) => x.name).filter((n) => n.startsWith('mtls_')).sort()
+    expect(section('metrics-table').map((r) => r[0]).sort()).toEqual(ours)
+  })
+
   it('names the startup error codes', () => {
     for (const C of Object.values(StartupErrors)) expect(readme).toContain(new C('x').code)
   })

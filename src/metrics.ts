@@ -1,0 +1,51 @@
+// Prometheus metrics (prom-client), one registry per gateway, served by the status listener at /metrics.
+// Every metric is listed in the README's metrics table (tested).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { X509Certificate } from 'node:crypto'
+
+export interface MetricsSources {
+  openConnections: () => number
+  openWebsockets: () => number
+  serverCert: () => X509Certificate | undefined
+  caCerts: () => X509Certificate[]
+}
+
+const secondsLeft = (cert: X509Certificate): number => Math.round((Date.parse(cert.validTo) - Date.now()) / 1000)
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly requests = new Counter({ name: 'mtls_requests_total', help: 'HTTP requests answered, by route group, method and status', labelNames: ['route', 'method', 'status'], registers: [this.registry] })
+  readonly duration = new Histogram({ name: 'mtls_request_duration_seconds', help: 'Request latency by route group', labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })
+  readonly handshakeFailures = new Counter({ name: 'mtls_handshake_failures_total', help: 'Refused TLS connections by reason code', labelNames: ['reason'], registers: [this.registry] })
+  readonly authDecisions = new Counter({ name: 'mtls_auth_decisions_total', help: 'Auth request decisions (created, forced, conflict, cached, refused) with the refusal code', labelNames: ['decision', 'reason'], registers: [this.registry] })
+  readonly managementLogins = new Counter({ name: 'mtls_management_logins_total', help: 'Management API logins by result (login, refresh, failed)', labelNames: ['result'], registers: [this.registry] })
+  readonly upstreamErrors = new Counter({ name: 'mtls_upstream_errors_total', help: 'Failures talking to Mender by error code', labelNames: ['kind'], registers: [this.registry] })
+
+  constructor (sources: MetricsSources) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    /* eslint-disable no-new -- gauges register themselves and read their sources at scrape time */
+    new Gauge({ name: 'mtls_open_connections', help: 'Open device TLS connections', registers, collect () { this.set(sources.openConnections()) } })
+    new Gauge({ name: 'mtls_open_websockets', help: 'Open websocket tunnels', registers, collect () { this.set(sources.openWebsockets()) } })
+    new Gauge({
+      name: 'mtls_server_certificate_expiry_seconds',
+      help: 'Seconds until the server certificate expires',
+      registers,
+      collect () {
+        const cert = sources.serverCert()
+        if (cert !== undefined) this.set(secondsLeft(cert))
+      }
+    })
+    new Gauge({
+      name: 'mtls_ca_certificate_expiry_seconds',
+      help: 'Seconds until each tenant CA certificate expires',
+      labelNames: ['subject'],
+      registers,
+      collect () {
+        this.reset()
+        for (const ca of sources.caCerts()) this.set({ subject: ca.subject.replaceAll('\n', ', ') }, secondsLeft(ca))
+      }
+    })
+    /* eslint-enable no-new */
+  }
+}

@@ -1,0 +1,110 @@
+// Metrics on the status listener reflect real traffic: requests by route and status, refused handshakes by reason,
+// auth decisions, management logins, upstream errors, open connections and websockets, certificate expiry.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { X509Certificate } from 'node:crypto'
+import { request, type Agent } from 'undici'
+import WebSocket from 'ws'
+import { makeTestPki, type TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import { authRequest, deviceAgent, postAuth, send, tlsProbe } from '../support/device.js'
+import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+
+let pki: TestPki
+let sim: Simulator
+let gw: GatewayHandle
+let agent: Agent
+
+beforeAll(async () => {
+  pki = await makeTestPki()
+  sim = await startSimulator()
+  gw = await startGateway({ pki, backendUrl: sim.url })
+  agent = deviceAgent(pki, pki.devices.ec)
+})
+
+afterAll(async () => {
+  await agent?.close()
+  await gw?.close()
+  await sim?.close()
+  await pki?.cleanup()
+})
+
+async function scrape (): Promise<string> {
+  const res = await request(gw.statusUrl + '/metrics')
+  expect(res.headers['content-type']).toMatch(/^text\/plain/)
+  return await res.body.text()
+}
+
+/** Value of one sample line, e.g. sample(text, 'mtls_requests_total', { route: 'status' }). */
+function sample (text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (m?.[1] !== name) continue
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]))
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3])
+  }
+  return undefined
+}
+
+describe('metrics', () => {
+  it('counts requests by route group, method and status', async () => {
+    await send(agent, gw.url + '/status')
+    await send(agent, gw.url + '/nope')
+    const text = await scrape()
+    expect(sample(text, 'mtls_requests_total', { route: 'status', method: 'GET', status: '200' })).toBeGreaterThanOrEqual(1)
+    expect(sample(text, 'mtls_requests_total', { route: 'other', method: 'GET', status: '404' })).toBeGreaterThanOrEqual(1)
+    expect(sample(text, 'mtls_request_duration_seconds_count', { route: 'status' })).toBeGreaterThanOrEqual(1)
+  })
+
+  it('counts refused handshakes by reason code', async () => {
+    await tlsProbe(gw.port, { ca: pki.root.certPem, cert: pki.devices.foreign.chainPem, key: pki.devices.foreign.keyPem })
+    await tlsProbe(gw.port, { ca: pki.root.certPem })
+    const text = await scrape()
+    expect(sample(text, 'mtls_handshake_failures_total', { reason: 'MTLS_ERR_TLS_UNKNOWN_CA' })).toBeGreaterThanOrEqual(1)
+    expect(sample(text, 'mtls_handshake_failures_total', { reason: 'MTLS_ERR_TLS_NO_CERT' })).toBeGreaterThanOrEqual(1)
+  })
+
+  it('counts auth decisions, refusals with their reason', async () => {
+    const req = authRequest(pki.devices.ec.keyPem, { mac: '02:00:00:00:03:01' })
+    await postAuth(agent, gw.url, req)
+    await postAuth(agent, gw.url, req)
+    await postAuth(agent, gw.url, authRequest(pki.devices.rsa.keyPem, { mac: '02:00:00:00:03:02' }))
+    const text = await scrape()
+    expect(sample(text, 'mtls_auth_decisions_total', { decision: 'created' })).toBe(1)
+    expect(sample(text, 'mtls_auth_decisions_total', { decision: 'cached' })).toBe(1)
+    expect(sample(text, 'mtls_auth_decisions_total', { decision: 'refused', reason: 'MTLS_ERR_AUTH_KEY_MISMATCH' })).toBe(1)
+  })
+
+  it('counts management logins', async () => {
+    await gw.running.gateway.auth.token()
+    expect(sample(await scrape(), 'mtls_management_logins_total', { result: 'login' })).toBe(1)
+  })
+
+  it('counts upstream errors by code', async () => {
+    sim.faults.dropNext('device', 1)
+    await send(agent, gw.url + '/api/devices/v1/deployments/device/deployments/next')
+    expect(sample(await scrape(), 'mtls_upstream_errors_total', { kind: 'MTLS_ERR_UPSTREAM_CONNECT' })).toBe(1)
+  })
+
+  it('reports open connections and websockets', async () => {
+    const jwt = (await postAuth(agent, gw.url, authRequest(pki.devices.ec.keyPem, { mac: '02:00:00:00:03:01' }))).text
+    const ws = new WebSocket(`wss://localhost:${gw.port}/api/devices/v1/deviceconnect/connect`, {
+      ca: pki.root.certPem, cert: pki.devices.ec.chainPem, key: pki.devices.ec.keyPem, headers: { authorization: `Bearer ${jwt}` }
+    })
+    try {
+      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+      const text = await scrape()
+      expect(sample(text, 'mtls_open_websockets')).toBe(1)
+      expect(sample(text, 'mtls_open_connections')).toBeGreaterThanOrEqual(2)
+    } finally {
+      ws.close()
+    }
+  })
+
+  it('reports seconds until the server and CA certificates expire', async () => {
+    const text = await scrape()
+    const expected = (Date.parse(new X509Certificate(pki.server.certPem).validTo) - Date.now()) / 1000
+    expect(Math.abs((sample(text, 'mtls_server_certificate_expiry_seconds') ?? 0) - expected)).toBeLessThan(60)
+    expect(text.match(/^mtls_ca_certificate_expiry_seconds\{/gm)?.length).toBe(2)
+  })
+})

@@ -1,0 +1,67 @@
+// Unit tests of the coded error catalogue.
+import { describe, expect, it } from 'vitest'
+import { HttpErrors, StartupErrors, TlsReasons, isCoded } from '../../src/errors.js'
+
+const httpNames = Object.keys(HttpErrors) as Array<keyof typeof HttpErrors>
+
+describe('HttpErrors', () => {
+  it.each(httpNames)('gives %s the code MTLS_ERR_<name>', (name) => {
+    expect(new HttpErrors[name]().code).toBe(`MTLS_ERR_${name}`)
+  })
+
+  it.each(httpNames)('gives %s an HTTP error status', (name) => {
+    const status = new HttpErrors[name]().statusCode ?? 0
+    expect(status >= 400 && status < 600).toBe(true)
+  })
+
+  it.each([
+    ['UNSUPPORTED_MEDIA_TYPE', 415], ['AUTH_MALFORMED', 400], ['AUTH_MISSING_SIGNATURE', 400], ['AUTH_BAD_SIGNATURE', 401],
+    ['AUTH_KEY_MISMATCH', 401], ['BODY_TOO_LARGE', 413], ['AUTH_PATH_ALIAS', 404], ['MGMT_LOGIN_FAILED', 502],
+    ['MGMT_UNAVAILABLE', 503], ['PREAUTH_FAILED', 502], ['UPSTREAM_TIMEOUT', 504], ['INTERNAL', 500]
+  ] as const)('answers %s with %i', (name, status) => {
+    expect(new HttpErrors[name]().statusCode).toBe(status)
+  })
+
+  it('uses Mender\'s wording for a bad signature', () => {
+    expect(new HttpErrors.AUTH_BAD_SIGNATURE().message).toBe('signature verification failed')
+  })
+
+  it('keeps a cause', () => {
+    const cause = new Error('root')
+    expect(new HttpErrors.INTERNAL({ cause }).cause).toBe(cause)
+  })
+})
+
+describe('TlsReasons and StartupErrors', () => {
+  it('uses unique codes across the catalogue', () => {
+    const codes = [
+      ...httpNames.map((n) => new HttpErrors[n]().code),
+      ...Object.values(TlsReasons),
+      new StartupErrors.CONFIG_INVALID('x').code,
+      new StartupErrors.TLS_MATERIAL('x').code
+    ]
+    expect(new Set(codes).size).toBe(codes.length)
+  })
+
+  it('puts the problem list into the config error message', () => {
+    expect(new StartupErrors.CONFIG_INVALID('  - a').message).toBe('invalid configuration:\n  - a')
+  })
+})
+
+describe('isCoded', () => {
+  it('accepts an error with a string code', () => {
+    expect(isCoded(Object.assign(new Error('x'), { code: 'E' }))).toBe(true)
+  })
+
+  it('refuses an error without code', () => {
+    expect(isCoded(new Error('x'))).toBe(false)
+  })
+
+  it('refuses a plain object with a code', () => {
+    expect(isCoded({ code: 'E', message: 'x' })).toBe(false)
+  })
+
+  it('refuses a numeric code', () => {
+    expect(isCoded(Object.assign(new Error('x'), { code: 5 }))).toBe(false)
+  })
+})

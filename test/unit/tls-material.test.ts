@@ -1,0 +1,120 @@
+// Unit tests of TLS material loading: the happy path, and every problem reported at once.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadTlsMaterial, parseCertBundle } from '../../src/tls/material.js'
+import type { CodedError } from '../../src/errors.js'
+import { makeTestPki, type TestPki } from '../support/pki.js'
+
+let pki: TestPki
+let dir: string
+let good: { server_cert: string, server_key: string, tenant_ca_pem: string }
+
+beforeAll(async () => {
+  pki = await makeTestPki()
+  dir = join(pki.dir, 'material-test')
+  mkdirSync(dir)
+  good = { server_cert: pki.server.chainPath, server_key: pki.server.keyPath, tenant_ca_pem: pki.trust.path }
+})
+
+afterAll(async () => { await pki.cleanup() })
+
+function file (name: string, text: string): string {
+  const path = join(dir, name)
+  writeFileSync(path, text)
+  return path
+}
+
+function materialError (config: typeof good): CodedError {
+  try {
+    loadTlsMaterial(config)
+  } catch (err) {
+    return err as CodedError
+  }
+  throw new Error('loadTlsMaterial accepted the material')
+}
+
+describe('loadTlsMaterial', () => {
+  it('returns the server certificate', () => {
+    expect(loadTlsMaterial(good).serverCert.subject).toBe('CN=localhost')
+  })
+
+  it('returns every CA of the bundle', () => {
+    expect(loadTlsMaterial(good).caCerts).toHaveLength(2)
+  })
+
+  it('returns the PEM texts it read', () => {
+    const m = loadTlsMaterial(good)
+    expect([m.cert, m.key, m.ca]).toEqual([pki.server.chainPem, pki.server.keyPem, pki.trust.pem])
+  })
+
+  it('takes the leaf of a chain file as server certificate', () => {
+    const chain = file('leaf-then-root.pem', pki.server.certPem + pki.root.certPem)
+    expect(loadTlsMaterial({ ...good, server_cert: chain }).serverCert.subject).toBe('CN=localhost')
+  })
+
+  it('fails with MTLS_ERR_TLS_MATERIAL on a key that does not match the certificate', () => {
+    expect(materialError({ ...good, server_key: pki.devices.ec.keyPath }).code).toBe('MTLS_ERR_TLS_MATERIAL')
+  })
+
+  it('says the key does not match the certificate', () => {
+    expect(materialError({ ...good, server_key: pki.devices.ec.keyPath }).message).toContain('does not match')
+  })
+
+  it('lists all three missing files at once', () => {
+    const missing = { server_cert: join(dir, 'no.crt'), server_key: join(dir, 'no.key'), tenant_ca_pem: join(dir, 'no-ca.pem') }
+    const message = materialError(missing).message
+    expect(Object.values(missing).filter((p) => message.includes(p))).toEqual(Object.values(missing))
+  })
+
+  it('reports an empty CA bundle', () => {
+    const empty = file('empty-ca.pem', '')
+    expect(materialError({ ...good, tenant_ca_pem: empty }).message).toContain(empty)
+  })
+
+  it('reports a CA bundle without any certificate', () => {
+    const text = file('text-ca.pem', 'just some text\n')
+    expect(materialError({ ...good, tenant_ca_pem: text }).message).toContain(text)
+  })
+
+  it('reports an empty server certificate file', () => {
+    const empty = file('empty.crt', '')
+    expect(materialError({ ...good, server_cert: empty }).message).toContain(empty)
+  })
+
+  it('reports an empty server key file', () => {
+    const empty = file('empty.key', '')
+    expect(materialError({ ...good, server_key: empty }).message).toContain(empty)
+  })
+
+  it('reports a malformed certificate block', () => {
+    const bad = file('bad.crt', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')
+    expect(materialError({ ...good, server_cert: bad }).message).toContain(bad)
+  })
+
+  it('reports a bad key even when the certificate is missing', () => {
+    const key = file('garbage.key', 'garbage')
+    const cert = join(dir, 'missing.crt')
+    const message = materialError({ ...good, server_cert: cert, server_key: key }).message
+    expect([message.includes(cert), message.includes(key)]).toEqual([true, true])
+  })
+
+  it('refuses a certificate where the private key belongs', () => {
+    const pub = file('cert-as.key', pki.server.certPem)
+    expect(materialError({ ...good, server_key: pub }).code).toBe('MTLS_ERR_TLS_MATERIAL')
+  })
+})
+
+describe('parseCertBundle', () => {
+  it('returns no certificates for text without PEM blocks', () => {
+    expect(parseCertBundle('nothing here')).toEqual([])
+  })
+
+  it('ignores text between certificates', () => {
+    expect(parseCertBundle(`# root\n${pki.root.certPem}\n# intermediate\n${pki.intermediate.certPem}`)).toHaveLength(2)
+  })
+
+  it('throws on a malformed block', () => {
+    expect(() => parseCertBundle('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----')).toThrow()
+  })
+})

@@ -1,0 +1,106 @@
+// Unit tests of the peer identity derived from a device certificate, and its per-socket registry.
+import { X509Certificate, createHash } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { commonName, identityOf, peerLog, peerOf, setPeer } from '../../src/tls/peer.js'
+import { makeTestPki, type TestPki } from '../support/pki.js'
+
+let pki: TestPki
+let cert: X509Certificate
+
+beforeAll(async () => {
+  pki = await makeTestPki()
+  cert = new X509Certificate(pki.devices.ec.certPem)
+})
+
+afterAll(async () => { await pki.cleanup() })
+
+/** A certificate stand-in with chosen serial/fingerprint spellings (real certificates rarely show them). */
+function fakeCert (serialNumber: string, fingerprint256 = cert.fingerprint256): X509Certificate {
+  return { subject: cert.subject, issuer: cert.issuer, serialNumber, fingerprint256, publicKey: cert.publicKey } as unknown as X509Certificate
+}
+
+describe('identityOf', () => {
+  it('reads the subject common name', () => {
+    expect(identityOf(cert).cn).toBe('ec')
+  })
+
+  it('writes a multi-line issuer DN on one line', () => {
+    expect(identityOf(cert).issuer).toBe('CN=mtls-ambassador test root CA, O=test')
+  })
+
+  it('writes the subject DN', () => {
+    expect(identityOf(cert).subject).toBe('CN=ec')
+  })
+
+  it('gives the serial as lowercase hex, as the PKI issued it', () => {
+    expect(identityOf(cert).serial).toBe(pki.devices.ec.serialHex)
+  })
+
+  it('gives the fingerprint as lowercase hex without colons', () => {
+    expect(identityOf(cert).fingerprint).toBe(pki.devices.ec.fingerprint256.replaceAll(':', '').toLowerCase())
+  })
+
+  it('gives the SHA-256 of the DER certificate as fingerprint', () => {
+    expect(identityOf(cert).fingerprint).toBe(createHash('sha256').update(cert.raw).digest('hex'))
+  })
+
+  it('gives the SPKI DER of the certificate key', () => {
+    expect(identityOf(cert).spki.equals(cert.publicKey.export({ type: 'spki', format: 'der' }))).toBe(true)
+  })
+
+  it('keeps the certificate', () => {
+    expect(identityOf(cert).cert).toBe(cert)
+  })
+
+  it('lower-cases an upper-case serial', () => {
+    expect(identityOf(fakeCert('0ABCDEF1')).serial).toBe('abcdef1')
+  })
+
+  it('strips leading zeros of the serial', () => {
+    expect(identityOf(fakeCert('000012')).serial).toBe('12')
+  })
+
+  it('keeps a serial of zero as 0', () => {
+    expect(identityOf(fakeCert('00')).serial).toBe('0')
+  })
+
+  it('normalises a fingerprint written with colons and upper case', () => {
+    expect(identityOf(fakeCert('01', 'AB:CD:EF:01')).fingerprint).toBe('abcdef01')
+  })
+})
+
+describe('commonName', () => {
+  it('finds CN on any line of the DN', () => {
+    expect(commonName('C=DE\nO=Acme\nCN=device-7')).toBe('device-7')
+  })
+
+  it('returns an empty string without a CN', () => {
+    expect(commonName('O=Acme\nOU=fleet')).toBe('')
+  })
+
+  it('does not mistake another attribute ending in CN for the CN', () => {
+    expect(commonName('XCN=other\nO=x')).toBe('')
+  })
+})
+
+describe('peer registry', () => {
+  it('returns the peer set for a socket', () => {
+    const socket = {}
+    const peer = identityOf(cert)
+    setPeer(socket as never, peer)
+    expect(peerOf(socket)).toBe(peer)
+  })
+
+  it('returns undefined for a socket never admitted', () => {
+    expect(peerOf({})).toBeUndefined()
+  })
+
+  it('logs only cn, serial and fingerprint', () => {
+    const peer = identityOf(cert)
+    expect(peerLog(peer)).toEqual({ cn: 'ec', serial: peer.serial, fingerprint: peer.fingerprint })
+  })
+
+  it('logs nothing for no peer', () => {
+    expect(peerLog(undefined)).toBeUndefined()
+  })
+})
