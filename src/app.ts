@@ -6,7 +6,8 @@ import type { Agent } from 'undici'
 import type { Server } from 'node:tls'
 import type { Config } from './config/schema.js'
 import { installTlsGuard, type TlsGuard } from './tls/guard.js'
-import type { TlsMaterial } from './tls/material.js'
+import { secureContextOptions, type TrustSnapshot } from './tls/trust.js'
+import { TrustReloader } from './tls/reloader.js'
 import { createUpstreamAgent, upstreamTls } from './proxy/upstream.js'
 import { deviceProxy } from './proxy/plugin.js'
 import { WebsocketTunnels } from './proxy/websocket-tunnel.js'
@@ -29,20 +30,18 @@ export interface Gateway {
   tunnels: WebsocketTunnels
   guard: TlsGuard
   metrics: Metrics
+  reloader: TrustReloader
   close: () => Promise<void>
 }
 
-function createHttpsApp (config: Config, material: TlsMaterial, logger: Logger): FastifyInstance {
+function createHttpsApp (config: Config, trust: TrustSnapshot, logger: Logger): FastifyInstance {
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
     https: {
-      cert: material.cert,
-      key: material.key,
-      ca: material.ca,
+      ...secureContextOptions(trust.material, config.https_tls_version_min),
       requestCert: true,
       // OpenSSL still verifies every chain; the TLS guard destroys unverified sockets with a logged reason code
       rejectUnauthorized: false,
-      minVersion: config.https_tls_version_min === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
       handshakeTimeout: config.handshake_timeout
     },
     logController: new LogController({ disableRequestLogging: true }),
@@ -60,19 +59,33 @@ function createHttpsApp (config: Config, material: TlsMaterial, logger: Logger):
   return app
 }
 
-export async function buildGateway (config: Config, material: TlsMaterial, logger: Logger): Promise<Gateway> {
+export async function buildGateway (config: Config, trust: TrustSnapshot, logger: Logger): Promise<Gateway> {
   const tls = upstreamTls(config)
   const dispatcher = createUpstreamAgent(config, tls)
   const backend = config.mender_backend.replace(/\/+$/, '')
-  const app = createHttpsApp(config, material, logger)
-  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger })
+  const app = createHttpsApp(config, trust, logger)
   // the app is an https server (see createHttpsApp); Fastify's default typing says http
-  const guard = installTlsGuard(app.server as unknown as Server, { log: logger, onRefused: (reason) => metrics.handshakeFailures.inc({ reason }) })
+  const server = app.server as unknown as Server
+  const reloader: TrustReloader = new TrustReloader({
+    config,
+    log: logger,
+    retryMs: config.reload_retry_interval,
+    apply: (next) => server.setSecureContext(secureContextOptions(next.material, config.https_tls_version_min)),
+    onResult: (r) => metrics.recordReload(r.ok, r.at)
+  }, trust)
+  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger })
+  const guard = installTlsGuard(server, {
+    log: logger,
+    trust: () => reloader.current(),
+    stalePolicy: config.crl_stale_policy,
+    graceSeconds: config.expired_grace,
+    onRefused: (reason) => metrics.handshakeFailures.inc({ reason }),
+    onGrace: (kind) => metrics.graceAdmissions.inc({ kind })
+  })
   const metrics = new Metrics({
     openConnections: () => guard.openConnections(),
     openWebsockets: () => tunnels.size,
-    serverCert: () => material.serverCert,
-    caCerts: () => material.caCerts
+    trust: () => reloader.current()
   })
   tunnels.onUpstreamError = (code) => metrics.upstreamErrors.inc({ kind: code })
 
@@ -103,13 +116,14 @@ export async function buildGateway (config: Config, material: TlsMaterial, logge
   await app.register(deviceProxy, { backend, dispatcher })
   app.server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))
 
-  const statusApp = buildStatusApp(logger, async () => await checkReadiness(material, auth), metrics.registry)
+  const statusApp = buildStatusApp(logger, async () => await checkReadiness(reloader.current().material, auth, reloader.last), metrics.registry)
   const close = async (): Promise<void> => {
     draining = true
+    reloader.close()
     const closed = Promise.allSettled([app.close(), statusApp.close()])
     tunnels.closeAll()
     await closed
     await dispatcher.close()
   }
-  return { app, statusApp, auth, management, dispatcher, tunnels, guard, metrics, close }
+  return { app, statusApp, auth, management, dispatcher, tunnels, guard, metrics, reloader, close }
 }

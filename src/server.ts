@@ -1,25 +1,26 @@
-// Process entry for `serve`: load config → load TLS material → build → listen; SIGTERM/SIGINT drain in-flight
-// requests and exit 0. The only module that exits the process.
+// Process entry for `serve`: load config → load trust (TLS material, denylist, CRLs) → build → listen; SIGHUP
+// reloads trust; SIGTERM/SIGINT drain in-flight requests and exit 0. The only module that exits the process.
 import type { Logger } from 'pino'
 import { loadConfig, maskedConfig, type LoadOptions } from './config/load.js'
 import { parseListen } from './config/listen.js'
 import type { Config } from './config/schema.js'
 import { createLogger } from './logger.js'
-import { loadTlsMaterial } from './tls/material.js'
+import { loadTrust } from './tls/trust.js'
 import { buildGateway, type Gateway } from './app.js'
 
 export interface Running { gateway: Gateway, url: string, statusUrl: string | undefined, stop: () => Promise<void> }
 
 /** Starts the gateway and its status listener; resolves once both listen. */
 export async function startGateway (config: Config, logger: Logger): Promise<Running> {
-  const material = loadTlsMaterial(config)
-  const gateway = await buildGateway(config, material, logger)
+  const trust = await loadTrust(config)
+  const gateway = await buildGateway(config, trust, logger)
+  if (config.reload_watch) gateway.reloader.watch()
   const main = parseListen(config.listen) ?? { host: '0.0.0.0', port: 8080 }
   const url = await gateway.app.listen({ host: main.host, port: main.port, listenTextResolver: (a) => `listening on ${a}` })
   let statusUrl: string | undefined
   const status = config.status_listen === 'off' ? undefined : parseListen(config.status_listen)
   if (status !== undefined) statusUrl = await gateway.statusApp.listen({ host: status.host, port: status.port, listenTextResolver: (a) => `listening on ${a}` })
-  logger.info({ event: 'listening', url, statusUrl, serverCertExpires: material.serverCert.validTo, tenantCAs: material.caCerts.length }, 'mtls-ambassador listening')
+  logger.info({ event: 'listening', url, statusUrl, serverCertExpires: trust.material.serverCert.validTo, tenantCAs: trust.material.caCerts.length, denylisted: trust.denylist.size, crls: trust.crls.length }, 'mtls-ambassador listening')
   gateway.auth.token().catch(() => { /* logged by ManagementAuth; readiness reports it */ })
   return { gateway, url, statusUrl, stop: async () => await drain(gateway, config, logger) }
 }
@@ -58,6 +59,8 @@ export async function serve (opts: LoadOptions): Promise<void> {
       process.exit(1)
     })
   }
+  // reload() never rejects: a failure is logged, counted and retried by the reloader itself
+  process.on('SIGHUP', () => { running.gateway.reloader.reload('SIGHUP').catch(() => {}) })
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
 }

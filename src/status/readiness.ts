@@ -1,12 +1,16 @@
 // Readiness: TLS material is loaded (the listener could not exist otherwise) and a management token can be had.
 import type { ManagementAuth } from '../mender/management-auth.js'
 import type { TlsMaterial } from '../tls/material.js'
+import type { ReloadResult } from '../tls/reloader.js'
 
-export interface Readiness { ready: boolean, checks: Record<string, { ok: boolean, detail?: string }> }
+export interface Check { ok: boolean, detail?: string, /** reported, but does not decide readiness */ advisory?: boolean }
+export interface Readiness { ready: boolean, checks: Record<string, Check> }
 
 const CHECK_TIMEOUT_MS = 5000
 
-export async function checkReadiness (material: TlsMaterial, auth: Pick<ManagementAuth, 'token'>, now = Date.now()): Promise<Readiness> {
+export async function checkReadiness (
+  material: TlsMaterial, auth: Pick<ManagementAuth, 'token'>, lastReload?: ReloadResult, now = Date.now()
+): Promise<Readiness> {
   const certValid = Date.parse(material.serverCert.validTo) > now
   const checks: Readiness['checks'] = {
     tls: certValid ? { ok: true } : { ok: false, detail: 'server certificate expired' }
@@ -23,5 +27,9 @@ export async function checkReadiness (material: TlsMaterial, auth: Pick<Manageme
   } finally {
     clearTimeout(timer)
   }
-  return { ready: Object.values(checks).every((c) => c.ok), checks }
+  // a failed reload keeps serving the last good state: visible here, but not a reason to take the pod out
+  if (lastReload !== undefined) {
+    checks.reload = { ok: lastReload.ok, advisory: true, detail: `${lastReload.trigger} at ${lastReload.at.toISOString()}${lastReload.error !== undefined ? `: ${lastReload.error}` : ''}` }
+  }
+  return { ready: Object.values(checks).every((c) => c.ok || c.advisory === true), checks }
 }

@@ -1,25 +1,15 @@
 // The TLS guard: OpenSSL verifies every chain against the tenant CA; this module admits or destroys each
 // connection right after the handshake (before HTTP sees a byte), resumed sessions included, and logs the reason.
-import type { Server } from 'node:tls'
-import type { TLSSocket } from 'node:tls'
+import type { Server, TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { TlsReasons } from '../errors.js'
 import { identityOf, peerLog, setPeer } from './peer.js'
+import { decideAdmission, reasonForVerifyError } from './admission.js'
+import type { TrustSnapshot } from './trust.js'
+
+export { reasonForVerifyError }
 
 type Reason = typeof TlsReasons[keyof typeof TlsReasons]
-
-const UNKNOWN_CA = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED'
-])
-
-/** Maps OpenSSL's verification error to our reason code. */
-export function reasonForVerifyError (code: string): Reason {
-  if (code === 'CERT_HAS_EXPIRED') return TlsReasons.CERT_EXPIRED
-  if (code === 'CERT_NOT_YET_VALID') return TlsReasons.CERT_NOT_YET_VALID
-  if (UNKNOWN_CA.has(code)) return TlsReasons.UNKNOWN_CA
-  return TlsReasons.BAD_CHAIN
-}
 
 /** Maps a failed handshake (tlsClientError) to our reason code. */
 export function reasonForHandshakeError (err: NodeJS.ErrnoException): Reason {
@@ -36,8 +26,14 @@ export interface TlsGuard {
 
 export interface GuardOptions {
   log: Logger
+  /** The trust snapshot in force (denylist, CRLs, CA bundle). */
+  trust: () => TrustSnapshot
+  stalePolicy: 'keep' | 'refuse'
+  graceSeconds: number
   /** Called with the reason code of every refused connection or failed handshake. */
   onRefused?: (reason: Reason) => void
+  /** Called for every connection admitted under the expiry grace window. */
+  onGrace?: (kind: 'expired' | 'not_yet_valid') => void
 }
 
 function admit (socket: TLSSocket, o: GuardOptions): boolean {
@@ -49,15 +45,23 @@ function admit (socket: TLSSocket, o: GuardOptions): boolean {
     return false
   }
   const peer = identityOf(cert)
-  if (!socket.authorized) {
-    const verifyError = String(socket.authorizationError)
-    const code = reasonForVerifyError(verifyError)
-    o.log.warn({ code, verifyError, remote, device: peerLog(peer), issuer: peer.issuer }, 'tls refused: client certificate not trusted')
-    o.onRefused?.(code)
+  const resumed = socket.isSessionReused()
+  const verdict = decideAdmission(
+    { cert, serial: peer.serial, authorized: socket.authorized, verifyError: socket.authorizationError === null ? null : String(socket.authorizationError) },
+    { snapshot: o.trust(), stalePolicy: o.stalePolicy, graceSeconds: o.graceSeconds }
+  )
+  if (!verdict.ok) {
+    o.log.warn({ code: verdict.reason, detail: verdict.detail, remote, resumed, device: peerLog(peer), issuer: peer.issuer }, 'tls refused: client certificate not admitted')
+    o.onRefused?.(verdict.reason)
     return false
   }
+  if (verdict.grace !== undefined) {
+    o.log.warn({ code: 'MTLS_WARN_CERT_GRACE', grace: verdict.grace, validTo: cert.validTo, validFrom: cert.validFrom, remote, device: peerLog(peer) }, 'certificate admitted under the grace window')
+    o.onGrace?.(verdict.grace)
+  }
+  if (verdict.staleCrl !== undefined) o.log.warn({ code: 'MTLS_WARN_CRL_STALE', crl: verdict.staleCrl.source, device: peerLog(peer) }, 'CRL past its nextUpdate still used')
   setPeer(socket, peer)
-  o.log.debug({ remote, device: peerLog(peer), resumed: socket.isSessionReused() }, 'tls admitted')
+  o.log.debug({ remote, device: peerLog(peer), resumed }, 'tls admitted')
   return true
 }
 

@@ -1,7 +1,11 @@
 // The gateway as a real process: startup errors list every problem, the status listener answers without a client
 // certificate, readiness follows the management login, and SIGTERM drains in-flight requests then exits 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { request } from 'undici'
+import { issueServerCert } from '../../src/pki/index.js'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 import { TEST_USER } from '../support/gateway.js'
 import { runCli } from '../support/process.js'
@@ -107,6 +111,26 @@ describe('gateway process', () => {
     } finally {
       p.child.kill('SIGTERM')
       await p.exited
+    }
+  })
+
+  it('reloads its certificates on SIGHUP', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mtls-sighup-'))
+    await writeFile(join(dir, 'server.crt'), pki.server.chainPem)
+    await writeFile(join(dir, 'server.key'), pki.server.keyPem)
+    const p = runCli(['serve'], env({ MTLS_SERVER_CERT: join(dir, 'server.crt'), MTLS_SERVER_KEY: join(dir, 'server.key'), MTLS_RELOAD_WATCH: 'false' }))
+    try {
+      await p.waitFor((l) => l.event === 'listening')
+      const next = await issueServerCert(pki.root, { cn: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'] })
+      await writeFile(join(dir, 'server.crt'), next.chainPem)
+      await writeFile(join(dir, 'server.key'), next.keyPem)
+      p.child.kill('SIGHUP')
+      const line = await p.waitFor((l) => l.event === 'reload')
+      expect(line).toMatchObject({ trigger: 'SIGHUP', changed: true })
+    } finally {
+      p.child.kill('SIGTERM')
+      await p.exited
+      await rm(dir, { recursive: true, force: true })
     }
   })
 

@@ -1,0 +1,78 @@
+// The admission decision for one device connection, from what OpenSSL verified plus checks OpenSSL skips on resumed
+// sessions or cannot do: validity now, the denylist, the issuer's CRL, and the opt-in grace window for expiry.
+import type { X509Certificate } from 'node:crypto'
+import { TlsReasons } from '../errors.js'
+import { checkRevocation, type CrlInfo } from './revocation.js'
+import type { TrustSnapshot } from './trust.js'
+
+type Reason = typeof TlsReasons[keyof typeof TlsReasons]
+
+export interface AdmissionInput {
+  cert: X509Certificate
+  serial: string
+  authorized: boolean
+  verifyError: string | null
+}
+
+export interface AdmissionPolicy {
+  snapshot: TrustSnapshot
+  stalePolicy: 'keep' | 'refuse'
+  graceSeconds: number
+  now?: number
+}
+
+export type Admission =
+  | { ok: true, grace?: 'expired' | 'not_yet_valid', staleCrl?: CrlInfo }
+  | { ok: false, reason: Reason, detail: string }
+
+const UNKNOWN_CA = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED'
+])
+
+/** Maps OpenSSL's verification error to our reason code. */
+export function reasonForVerifyError (code: string): Reason {
+  if (code === 'CERT_HAS_EXPIRED') return TlsReasons.CERT_EXPIRED
+  if (code === 'CERT_NOT_YET_VALID') return TlsReasons.CERT_NOT_YET_VALID
+  if (UNKNOWN_CA.has(code)) return TlsReasons.UNKNOWN_CA
+  return TlsReasons.BAD_CHAIN
+}
+
+/** The validity problem of a certificate at `now` ('' when valid). */
+function validityError (cert: X509Certificate, now: number): string {
+  if (Date.parse(cert.validTo) < now) return 'CERT_HAS_EXPIRED'
+  if (Date.parse(cert.validFrom) > now) return 'CERT_NOT_YET_VALID'
+  return ''
+}
+
+/** Grace applies only to a time problem, within the window, on a leaf a tenant CA in the bundle signed. */
+function graceFor (code: string, input: AdmissionInput, p: AdmissionPolicy, now: number): 'expired' | 'not_yet_valid' | undefined {
+  if (p.graceSeconds <= 0) return undefined
+  const windowMs = p.graceSeconds * 1000
+  const kind = code === 'CERT_HAS_EXPIRED' && now - Date.parse(input.cert.validTo) <= windowMs
+    ? 'expired'
+    : code === 'CERT_NOT_YET_VALID' && Date.parse(input.cert.validFrom) - now <= windowMs ? 'not_yet_valid' : undefined
+  if (kind === undefined) return undefined
+  const signed = p.snapshot.material.caCerts.some((ca) => input.cert.checkIssued(ca) && input.cert.verify(ca.publicKey))
+  return signed ? kind : undefined
+}
+
+export function decideAdmission (input: AdmissionInput, p: AdmissionPolicy): Admission {
+  const now = p.now ?? Date.now()
+  // OpenSSL's verdict first; a resumed session carries the verdict of its full handshake, so re-check time here
+  const timeError = input.authorized ? validityError(input.cert, now) : ''
+  const code = input.authorized ? timeError : String(input.verifyError)
+  let grace: 'expired' | 'not_yet_valid' | undefined
+  if (code !== '') {
+    grace = graceFor(code, input, p, now)
+    if (grace === undefined) return { ok: false, reason: reasonForVerifyError(code), detail: code }
+  }
+  const { snapshot } = p
+  const rev = checkRevocation(input.cert, input.serial, snapshot.denylist, snapshot.crls, p.stalePolicy, now)
+  if (!rev.ok) {
+    return rev.reason === 'crl_stale'
+      ? { ok: false, reason: TlsReasons.CRL_STALE, detail: rev.crl?.source ?? '' }
+      : { ok: false, reason: TlsReasons.REVOKED, detail: rev.reason === 'crl' ? `crl ${rev.crl?.source ?? ''}` : 'denylist' }
+  }
+  return { ok: true, ...(grace !== undefined ? { grace } : {}), ...(rev.staleCrl !== undefined ? { staleCrl: rev.staleCrl } : {}) }
+}

@@ -1,0 +1,85 @@
+// Everything the TLS guard trusts, loaded all-or-nothing: server certificate + key, tenant CA bundle, denylist and
+// CRLs. A snapshot is immutable; the store swaps snapshots on reload and keeps the last good one when loading fails.
+import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Config } from '../config/schema.js'
+import { loadTlsMaterial, type TlsMaterial } from './material.js'
+import { loadCrl, loadDenylist, type CrlInfo } from './revocation.js'
+import { StartupErrors } from '../errors.js'
+
+export type TrustConfig = Pick<Config, 'server_cert' | 'server_key' | 'tenant_ca_pem' | 'blacklist_path' | 'crl_paths'>
+
+export interface TrustSnapshot {
+  material: TlsMaterial
+  denylist: Set<string>
+  crls: CrlInfo[]
+  /** Every file the snapshot was read from (what a reload watches). */
+  files: string[]
+  /** Hash of every file's bytes: equal digests mean nothing changed. */
+  digest: string
+  loadedAt: Date
+}
+
+/** CRL files named by `crl_paths`: files as given, folders expanded to the regular files inside. */
+export function crlFiles (crlPaths: string): string[] {
+  const out: string[] = []
+  for (const entry of crlPaths.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    if (statSync(entry).isDirectory()) {
+      for (const name of readdirSync(entry).sort()) {
+        const file = join(entry, name)
+        if (!name.startsWith('.') && statSync(file).isFile()) out.push(file)
+      }
+    } else out.push(entry)
+  }
+  return out
+}
+
+function digestOf (files: string[]): string {
+  const h = createHash('sha256')
+  for (const f of files) {
+    let bytes: Buffer | string
+    try {
+      bytes = readFileSync(f)
+    } catch {
+      bytes = 'unreadable' // loading reports the problem with its cause
+    }
+    h.update(f).update('\0').update(bytes).update('\0')
+  }
+  return h.digest('hex')
+}
+
+/** Loads a complete snapshot or throws with every problem found (nothing partial is ever returned). */
+export async function loadTrust (config: TrustConfig): Promise<TrustSnapshot> {
+  let crlPaths: string[]
+  try {
+    crlPaths = config.crl_paths === '' ? [] : crlFiles(config.crl_paths)
+  } catch (err) {
+    throw new StartupErrors.TLS_MATERIAL(`crl_paths: ${(err as Error).message}`, { cause: err })
+  }
+  const files = [config.server_cert, config.server_key, config.tenant_ca_pem, ...(config.blacklist_path === '' ? [] : [config.blacklist_path]), ...crlPaths]
+  // digest first: a file that changes while we load yields a different digest next time, so it is not missed
+  const digest = digestOf(files)
+  const material = loadTlsMaterial(config)
+  try {
+    const denylist = config.blacklist_path === '' ? new Set<string>() : loadDenylist(config.blacklist_path)
+    const crls = await Promise.all(crlPaths.map(async (p) => await loadCrl(p, material.caCerts)))
+    return { material, denylist, crls, files, digest, loadedAt: new Date() }
+  } catch (err) {
+    throw new StartupErrors.TLS_MATERIAL((err as Error).message, { cause: err })
+  }
+}
+
+/** Options of the listener's secure context (used at start and on every reload, with fresh session-ticket keys). */
+export function secureContextOptions (material: TlsMaterial, minVersion: '1.2' | '1.3'): {
+  cert: string, key: string, ca: string, minVersion: 'TLSv1.2' | 'TLSv1.3', ticketKeys: Buffer
+} {
+  return {
+    cert: material.cert,
+    key: material.key,
+    ca: material.ca,
+    minVersion: minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+    // new keys whenever trust changes: a session issued under old trust can never be resumed
+    ticketKeys: randomBytes(48)
+  }
+}
