@@ -11,15 +11,18 @@ import { TrustReloader } from './tls/reloader.js'
 import { createUpstreamAgent, upstreamTls } from './proxy/upstream.js'
 import { deviceProxy } from './proxy/plugin.js'
 import { WebsocketTunnels } from './proxy/websocket-tunnel.js'
+import { HeaderRewriter } from './proxy/headers.js'
 import { requestId } from './request-id.js'
 import { authInterceptor } from './device-auth/interceptor.js'
 import { Preauthorizer } from './device-auth/preauthorizer.js'
+import { parseBindingKeys } from './device-auth/binding.js'
 import { ManagementAuth } from './mender/management-auth.js'
 import { ManagementClient } from './mender/management-client.js'
 import { buildStatusApp, STATUS_OK } from './status/listener.js'
 import { checkReadiness } from './status/readiness.js'
 import { addGatewayHooks } from './http-hooks.js'
 import { Metrics } from './metrics.js'
+import { backPressure, limitConnections } from './limits.js'
 
 export interface Gateway {
   app: FastifyInstance
@@ -42,7 +45,9 @@ function createHttpsApp (config: Config, trust: TrustSnapshot, logger: Logger): 
       requestCert: true,
       // OpenSSL still verifies every chain; the TLS guard destroys unverified sockets with a logged reason code
       rejectUnauthorized: false,
-      handshakeTimeout: config.handshake_timeout
+      handshakeTimeout: config.handshake_timeout,
+      // how often Node enforces headers/request timeouts (slowloris); its default of 30 s is too lax
+      connectionsCheckingInterval: Math.min(1000, config.headers_timeout)
     },
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
@@ -73,7 +78,8 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     apply: (next) => server.setSecureContext(secureContextOptions(next.material, config.https_tls_version_min)),
     onResult: (r) => metrics.recordReload(r.ok, r.at)
   }, trust)
-  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger })
+  const headers = new HeaderRewriter(config.forward_identity)
+  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger, headers })
   const guard = installTlsGuard(server, {
     log: logger,
     trust: () => reloader.current(),
@@ -102,8 +108,15 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
   const management = new ManagementClient({ baseUrl: backend, auth, dispatcher, log: mlog })
   const preauthorizer = new Preauthorizer({ client: management, force: config.preauth_force, ttlSeconds: config.preauth_cache_ttl, maxEntries: config.preauth_cache_size })
 
+  limitConnections(server, {
+    max: config.max_connections,
+    perIp: config.max_connections_per_ip,
+    log: logger,
+    onRefused: (reason) => metrics.handshakeFailures.inc({ reason })
+  })
   let draining = false
   addGatewayHooks(app, metrics, () => draining)
+  await backPressure(app, config.max_event_loop_delay)
   app.get('/status', async () => STATUS_OK)
   await app.register(authInterceptor, {
     backend,
@@ -111,9 +124,12 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     bodyLimit: config.body_limit,
     keyMatch: config.key_match,
     preauthorizer,
+    binding: { mode: config.identity_binding, keys: parseBindingKeys(config.identity_binding_keys) },
+    rateLimit: { max: config.auth_rate_limit, windowMs: config.auth_rate_window },
+    headers,
     onDecision: (decision, reason) => metrics.authDecisions.inc({ decision, reason })
   })
-  await app.register(deviceProxy, { backend, dispatcher })
+  await app.register(deviceProxy, { backend, dispatcher, headers })
   app.server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))
 
   const statusApp = buildStatusApp(logger, async () => await checkReadiness(reloader.current().material, auth, reloader.last), metrics.registry)

@@ -20,6 +20,9 @@ export const HttpErrors = {
   AUTH_MISSING_SIGNATURE: def('MTLS_ERR_AUTH_MISSING_SIGNATURE', 'missing request signature header', 400),
   AUTH_BAD_SIGNATURE: def('MTLS_ERR_AUTH_BAD_SIGNATURE', 'signature verification failed', 401),
   AUTH_KEY_MISMATCH: def('MTLS_ERR_AUTH_KEY_MISMATCH', 'dev auth: unauthorized', 401),
+  IDENTITY_MISMATCH: def('MTLS_ERR_IDENTITY_MISMATCH', 'dev auth: identity does not match the certificate', 403),
+  RATE_LIMITED: def('MTLS_ERR_RATE_LIMITED', 'too many requests', 429),
+  OVERLOADED: def('MTLS_ERR_OVERLOADED', 'service unavailable', 503),
   AUTH_UNSUPPORTED_KEY: def('MTLS_ERR_AUTH_UNSUPPORTED_KEY', 'invalid auth request: unsupported key type', 400),
   MGMT_LOGIN_FAILED: def('MTLS_ERR_MGMT_LOGIN_FAILED', 'device authorization unavailable', 502),
   MGMT_UNAVAILABLE: def('MTLS_ERR_MGMT_UNAVAILABLE', 'device authorization unavailable', 503),
@@ -41,6 +44,7 @@ export const TlsReasons = {
   BAD_CHAIN: 'MTLS_ERR_TLS_BAD_CHAIN',
   REVOKED: 'MTLS_ERR_TLS_REVOKED',
   CRL_STALE: 'MTLS_ERR_TLS_CRL_STALE',
+  CONN_LIMIT: 'MTLS_ERR_TLS_CONN_LIMIT',
   PROTOCOL: 'MTLS_ERR_TLS_PROTOCOL',
   HANDSHAKE: 'MTLS_ERR_TLS_HANDSHAKE'
 } as const

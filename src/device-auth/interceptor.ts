@@ -7,11 +7,13 @@ import type { Dispatcher } from 'undici'
 import { HttpErrors } from '../errors.js'
 import { sendError } from '../error-reply.js'
 import { peerLog, type PeerIdentity } from '../tls/peer.js'
-import { rewriteForUpstream } from '../proxy/headers.js'
+import type { HeaderRewriter } from '../proxy/headers.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
 import { identityHash } from './identity.js'
 import { parseAuthRequest, type AuthRequest } from './parse.js'
 import { sameKey } from './keys.js'
+import { checkBinding, type BindingMode } from './binding.js'
+import rateLimit from '@fastify/rate-limit'
 import type { Preauthorizer } from './preauthorizer.js'
 
 export const AUTH_PATH = '/api/devices/v1/authentication/auth_requests'
@@ -22,6 +24,10 @@ export interface InterceptorOptions {
   bodyLimit: number
   keyMatch: 'strict' | 'relaxed'
   preauthorizer: Pick<Preauthorizer, 'ensure'>
+  binding: { mode: BindingMode, keys: string[] }
+  headers: HeaderRewriter
+  /** Auth requests allowed per certificate fingerprint per window (0: no limit). */
+  rateLimit: { max: number, windowMs: number }
   /** Called once per auth request with the decision and, for refusals, the reason code (metrics). */
   onDecision?: (decision: string, reason: string) => void
 }
@@ -30,6 +36,15 @@ export async function authInterceptor (app: FastifyInstance, o: InterceptorOptio
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: o.bodyLimit }, (_req, body, done) => { done(null, body) })
   await app.register(replyFrom, { base: o.backend, undici: o.dispatcher, disableRequestLogging: true })
+  if (o.rateLimit.max > 0) {
+    // scoped to this plugin: only the auth route is limited, per certificate (not per address: devices share NATs)
+    await app.register(rateLimit, {
+      max: o.rateLimit.max,
+      timeWindow: o.rateLimit.windowMs,
+      keyGenerator: (request) => request.peer?.fingerprint ?? request.ip,
+      errorResponseBuilder: () => new HttpErrors.RATE_LIMITED()
+    })
+  }
 
   app.all(AUTH_PATH, async (request, reply) => {
     const peer = request.peer
@@ -39,6 +54,7 @@ export async function authInterceptor (app: FastifyInstance, o: InterceptorOptio
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
       const auth = parseAuthRequest(body, request.headers['content-type'], header(request, 'x-men-signature'))
       checkKeyBinding(request, peer, auth, o.keyMatch)
+      checkIdentityBinding(request, peer, auth, o.binding)
       const decision = await o.preauthorizer.ensure(auth.identity, auth.spki, auth.pubkeyPem)
       decisionLog(request, peer, auth, decision)
       o.onDecision?.(decision, '')
@@ -55,7 +71,7 @@ export async function authInterceptor (app: FastifyInstance, o: InterceptorOptio
     return reply.from(AUTH_PATH, {
       body,
       contentType,
-      rewriteRequestHeaders: (_req, headers) => rewriteForUpstream(request, headers),
+      rewriteRequestHeaders: (_req, headers) => o.headers.rewrite(request, headers),
       onError: (_reply, { error }) => { sendError(request, reply, upstreamFailure(error)) }
     })
   }
@@ -70,6 +86,14 @@ function checkKeyBinding (request: FastifyRequest, peer: PeerIdentity, auth: Aut
   if (sameKey(peer.spki, auth.spki)) return
   if (mode === 'strict') throw new HttpErrors.AUTH_KEY_MISMATCH()
   request.log.warn({ code: 'MTLS_WARN_KEY_MISMATCH_ALLOWED', device: peerLog(peer) }, 'certificate key differs from auth request key (relaxed mode)')
+}
+
+function checkIdentityBinding (request: FastifyRequest, peer: PeerIdentity, auth: AuthRequest, b: InterceptorOptions['binding']): void {
+  if (b.mode === 'off') return
+  const result = checkBinding(auth.identity, peer.names, b.keys)
+  if (result.ok) return
+  if (b.mode === 'enforce') throw new HttpErrors.IDENTITY_MISMATCH()
+  request.log.warn({ code: 'MTLS_WARN_IDENTITY_MISMATCH', mismatched: result.mismatched, identity: auth.identity, device: peerLog(peer) }, 'claimed identity not in the certificate (warn mode)')
 }
 
 function decisionLog (request: FastifyRequest, peer: PeerIdentity, auth: AuthRequest, decision: string): void {

@@ -1,18 +1,37 @@
-// Request headers the ambassador sets on everything it forwards: the correlation id Mender logs, and
-// X-Forwarded-For/-Proto describing the device connection (inbound copies are replaced, never trusted).
+// Request headers the ambassador sets on everything it forwards: the correlation id Mender logs,
+// X-Forwarded-For/-Proto describing the device connection and, when enabled, the verified certificate identity in
+// X-Forwarded-Client-Cert. Inbound copies of all of them are replaced or removed, never trusted.
 import type { IncomingHttpHeaders } from 'node:http'
+import type { PeerIdentity } from '../tls/peer.js'
+
+export const IDENTITY_HEADER = 'x-forwarded-client-cert'
 
 /** What the header rewrite needs of a request (structural, so it fits every Fastify request flavour). */
-export interface ForwardSource { id: string, socket: { remoteAddress?: string | undefined } }
+export interface ForwardSource { id: string, socket: { remoteAddress?: string | undefined }, peer?: PeerIdentity | undefined }
 
-export function forwardedHeaders (request: ForwardSource): Record<string, string> {
-  return {
-    'x-men-requestid': request.id,
-    'x-forwarded-for': request.socket.remoteAddress ?? '',
-    'x-forwarded-proto': 'https'
-  }
+/** Envoy-style XFCC value: `Hash=<sha256>;Serial=<hex>;Subject="<DN>"`. */
+export function identityHeaderValue (peer: PeerIdentity): string {
+  return `Hash=${peer.fingerprint};Serial=${peer.serial};Subject="${peer.subject.replace(/["\\]/g, (c) => `\\${c}`)}"`
 }
 
-export function rewriteForUpstream<H extends IncomingHttpHeaders> (request: ForwardSource, headers: H): H {
-  return { ...headers, ...forwardedHeaders(request) }
+export class HeaderRewriter {
+  constructor (private readonly forwardIdentity: boolean) {}
+
+  /** The headers to set (names lowercase); the identity header only when enabled and the peer is known. */
+  forwarded (source: ForwardSource): Record<string, string> {
+    const out: Record<string, string> = {
+      'x-men-requestid': source.id,
+      'x-forwarded-for': source.socket.remoteAddress ?? '',
+      'x-forwarded-proto': 'https'
+    }
+    if (this.forwardIdentity && source.peer !== undefined) out[IDENTITY_HEADER] = identityHeaderValue(source.peer)
+    return out
+  }
+
+  /** Inbound headers with ours applied; an inbound identity header is always dropped. */
+  rewrite<H extends IncomingHttpHeaders> (source: ForwardSource, headers: H): H {
+    const copy: IncomingHttpHeaders = { ...headers }
+    delete copy[IDENTITY_HEADER]
+    return { ...copy, ...this.forwarded(source) } as H
+  }
 }

@@ -7,12 +7,12 @@ import type { Dispatcher } from 'undici'
 import { HttpErrors } from '../errors.js'
 import { sendError } from '../error-reply.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
-import { rewriteForUpstream } from './headers.js'
+import type { HeaderRewriter } from './headers.js'
 import { isAuthPathAlias } from './path.js'
 
 export const DEVICE_PREFIX = '/api/devices'
 
-export interface ProxyOptions { backend: string, dispatcher: Dispatcher }
+export interface ProxyOptions { backend: string, dispatcher: Dispatcher, headers: HeaderRewriter }
 
 export async function deviceProxy (app: FastifyInstance, o: ProxyOptions): Promise<void> {
   await app.register(httpProxy, {
@@ -23,7 +23,7 @@ export async function deviceProxy (app: FastifyInstance, o: ProxyOptions): Promi
     disableRequestLogging: true,
     preHandler: refuseAuthAliases,
     replyOptions: {
-      rewriteRequestHeaders: (request, headers) => rewriteForUpstream(request, headers),
+      rewriteRequestHeaders: (request, headers) => o.headers.rewrite(request as FastifyRequest, headers),
       onError: (reply, { error }) => { sendError(reply.request as FastifyRequest, reply as FastifyReply, upstreamFailure(error)) }
     }
   })

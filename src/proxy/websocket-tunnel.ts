@@ -10,13 +10,13 @@ import { HttpErrors, type CodedError } from '../errors.js'
 import { peerLog, peerOf } from '../tls/peer.js'
 import { requestId } from '../request-id.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
-import { forwardedHeaders } from './headers.js'
+import { IDENTITY_HEADER, type HeaderRewriter } from './headers.js'
 import { isAuthPathAlias, normalisePath } from './path.js'
 import type { UpstreamTls } from './upstream.js'
 
-const HOP_BY_HOP = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-men-requestid'])
+const REPLACED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-men-requestid', IDENTITY_HEADER])
 
-export interface TunnelOptions { backend: string, tls: UpstreamTls, connectTimeoutMs: number, log: Logger }
+export interface TunnelOptions { backend: string, tls: UpstreamTls, connectTimeoutMs: number, log: Logger, headers: HeaderRewriter }
 
 /** Mender-shaped refusal written straight to the socket (no HTTP layer exists for an upgrade). */
 function refuse (socket: Duplex, id: string, err: CodedError): void {
@@ -27,13 +27,13 @@ function refuse (socket: Duplex, id: string, err: CodedError): void {
 }
 
 /** The upgrade request as Mender must see it: the device's headers in order, Host and forwarding headers ours. */
-export function upstreamHead (req: IncomingMessage, target: URL, id: string): string {
+export function upstreamHead (req: IncomingMessage, target: URL, id: string, headers: HeaderRewriter): string {
   const lines = [`${req.method ?? 'GET'} ${target.pathname}${target.search} HTTP/1.1`, `Host: ${target.host}`]
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i] ?? ''
-    if (!HOP_BY_HOP.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[i + 1] ?? ''}`)
+    if (!REPLACED.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[i + 1] ?? ''}`)
   }
-  const fwd = forwardedHeaders({ id, socket: req.socket })
+  const fwd = headers.forwarded({ id, socket: req.socket, peer: peerOf(req.socket) })
   for (const [name, value] of Object.entries(fwd)) lines.push(`${name}: ${value}`)
   return lines.join('\r\n') + '\r\n\r\n'
 }
@@ -80,7 +80,7 @@ export class WebsocketTunnels {
     upstream.once(target.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       tunnelled = true
       upstream.setTimeout(0)
-      upstream.write(upstreamHead(req, target, id))
+      upstream.write(upstreamHead(req, target, id, this.o.headers))
       if (head.length > 0) upstream.write(head)
       upstream.pipe(socket)
       socket.pipe(upstream)

@@ -11,6 +11,8 @@ export interface PeerIdentity {
   serial: string
   /** SHA-256 fingerprint, lowercase hex without separators. */
   fingerprint: string
+  /** The names the certificate vouches for: CN and every SAN value (DNS, IP, URI, email), as written. */
+  names: string[]
   /** SPKI DER of the certificate's public key. */
   spki: Buffer
   cert: X509Certificate
@@ -23,9 +25,18 @@ export function commonName (dn: string): string {
   return ''
 }
 
+/** SAN values of a certificate (`DNS:a, IP Address:1.2.3.4` → `a`, `1.2.3.4`). */
+export function sanValues (cert: X509Certificate): string[] {
+  const san = cert.subjectAltName
+  if (san === undefined) return []
+  return san.split(', ').map((entry) => entry.slice(entry.indexOf(':') + 1)).filter((v) => v !== '')
+}
+
 export function identityOf (cert: X509Certificate): PeerIdentity {
+  const cn = commonName(cert.subject)
   return {
-    cn: commonName(cert.subject),
+    cn,
+    names: [...(cn !== '' ? [cn] : []), ...sanValues(cert)],
     subject: cert.subject.replaceAll('\n', ', '),
     issuer: cert.issuer.replaceAll('\n', ', '),
     serial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),

@@ -1,6 +1,13 @@
 // Unit tests of the request headers set on everything forwarded to Mender.
 import { describe, expect, it } from 'vitest'
-import { forwardedHeaders, rewriteForUpstream } from '../../src/proxy/headers.js'
+import { HeaderRewriter, IDENTITY_HEADER, identityHeaderValue } from '../../src/proxy/headers.js'
+import type { PeerIdentity } from '../../src/tls/peer.js'
+
+const plain = new HeaderRewriter(false)
+const withIdentity = new HeaderRewriter(true)
+const forwardedHeaders = plain.forwarded.bind(plain)
+const rewriteForUpstream = plain.rewrite.bind(plain)
+const PEER = { fingerprint: 'ab12', serial: '7f', subject: 'CN=dev "1", O=acme' } as unknown as PeerIdentity
 
 const SOURCE = { id: 'req-123', socket: { remoteAddress: '192.0.2.7' } }
 
@@ -55,5 +62,23 @@ describe('rewriteForUpstream', () => {
     const copy = { ...inbound }
     rewriteForUpstream(SOURCE, copy)
     expect(copy).toEqual(inbound)
+  })
+})
+
+describe('identity forwarding', () => {
+  it('formats X-Forwarded-Client-Cert with hash, serial and quoted subject', () => {
+    expect(identityHeaderValue(PEER)).toBe('Hash=ab12;Serial=7f;Subject="CN=dev \\"1\\", O=acme"')
+  })
+
+  it('adds the identity header when enabled', () => {
+    expect(withIdentity.rewrite({ ...SOURCE, peer: PEER }, {} as Record<string, string>)[IDENTITY_HEADER]).toBe(identityHeaderValue(PEER))
+  })
+
+  it('replaces an inbound identity header with the verified one when enabled', () => {
+    expect(withIdentity.rewrite({ ...SOURCE, peer: PEER }, { [IDENTITY_HEADER]: 'Hash=forged' })[IDENTITY_HEADER]).toBe(identityHeaderValue(PEER))
+  })
+
+  it('strips an inbound identity header when disabled', () => {
+    expect(plain.rewrite({ ...SOURCE, peer: PEER }, { [IDENTITY_HEADER]: 'Hash=forged' })).not.toHaveProperty(IDENTITY_HEADER)
   })
 })
