@@ -14,10 +14,11 @@ import { WebsocketTunnels } from './proxy/websocket-tunnel.js'
 import { HeaderRewriter } from './proxy/headers.js'
 import { requestId } from './request-id.js'
 import { authInterceptor } from './device-auth/interceptor.js'
-import { Preauthorizer } from './device-auth/preauthorizer.js'
 import { parseBindingKeys } from './device-auth/binding.js'
-import { ManagementAuth } from './mender/management-auth.js'
-import { ManagementClient } from './mender/management-client.js'
+import type { ManagementAuth } from './mender/management-auth.js'
+import type { ManagementClient } from './mender/management-client.js'
+import { allTenantsToken, buildTenantServices, type TenantServices } from './tenant-services.js'
+import { DEFAULT_TENANT } from './tls/tenants.js'
 import { buildStatusApp, STATUS_OK } from './status/listener.js'
 import { checkReadiness } from './status/readiness.js'
 import { addGatewayHooks } from './http-hooks.js'
@@ -29,6 +30,8 @@ export interface Gateway {
   statusApp: FastifyInstance
   auth: ManagementAuth
   management: ManagementClient
+  /** Every tenant's Mender services, the default tenant's also as `auth`/`management`. */
+  tenants: Map<string, TenantServices>
   dispatcher: Agent
   tunnels: WebsocketTunnels
   guard: TlsGuard
@@ -37,11 +40,13 @@ export interface Gateway {
   close: () => Promise<void>
 }
 
-function createHttpsApp (config: Config, trust: TrustSnapshot, logger: Logger): FastifyInstance {
+function createHttpsApp (config: Config, trust: TrustSnapshot, sni: { current: () => TrustSnapshot }, logger: Logger): FastifyInstance {
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
     https: {
-      ...secureContextOptions(trust.material, config.https_tls_version_min),
+      ...secureContextOptions(trust.material, config.https_tls_version_min, trust.plan.fallback.ca),
+      // a named tenant's server name selects its own context, which advertises only that tenant's CA
+      SNICallback: (servername, cb) => { cb(null, sni.current().contexts.get(servername.toLowerCase())) },
       requestCert: true,
       // OpenSSL still verifies every chain; the TLS guard destroys unverified sockets with a logged reason code
       rejectUnauthorized: false,
@@ -68,14 +73,14 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
   const tls = upstreamTls(config)
   const dispatcher = createUpstreamAgent(config, tls)
   const backend = config.mender_backend.replace(/\/+$/, '')
-  const app = createHttpsApp(config, trust, logger)
+  const app = createHttpsApp(config, trust, { current: () => reloader.current() }, logger)
   // the app is an https server (see createHttpsApp); Fastify's default typing says http
   const server = app.server as unknown as Server
   const reloader: TrustReloader = new TrustReloader({
     config,
     log: logger,
     retryMs: config.reload_retry_interval,
-    apply: (next) => server.setSecureContext(secureContextOptions(next.material, config.https_tls_version_min)),
+    apply: (next) => server.setSecureContext(secureContextOptions(next.material, config.https_tls_version_min, next.plan.fallback.ca)),
     onResult: (r) => metrics.recordReload(r.ok, r.at)
   }, trust)
   const headers = new HeaderRewriter(config.forward_identity)
@@ -84,7 +89,6 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     log: logger,
     trust: () => reloader.current(),
     stalePolicy: config.crl_stale_policy,
-    graceSeconds: config.expired_grace,
     onRefused: (reason) => metrics.handshakeFailures.inc({ reason }),
     onGrace: (kind) => metrics.graceAdmissions.inc({ kind })
   })
@@ -95,18 +99,8 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
   })
   tunnels.onUpstreamError = (code) => metrics.upstreamErrors.inc({ kind: code })
 
-  const mlog = logger.child({ component: 'management' })
-  const auth = new ManagementAuth({
-    baseUrl: backend,
-    user: config.mender_user,
-    pass: config.mender_pass,
-    token: config.mender_token,
-    dispatcher,
-    log: mlog,
-    onLogin: (result) => metrics.managementLogins.inc({ result })
-  })
-  const management = new ManagementClient({ baseUrl: backend, auth, dispatcher, log: mlog })
-  const preauthorizer = new Preauthorizer({ client: management, force: config.preauth_force, ttlSeconds: config.preauth_cache_ttl, maxEntries: config.preauth_cache_size })
+  const tenants = buildTenantServices(config, { backend, dispatcher, log: logger, onLogin: (result) => metrics.managementLogins.inc({ result }) })
+  const main = tenants.get(DEFAULT_TENANT) as TenantServices
 
   limitConnections(server, {
     max: config.max_connections,
@@ -123,7 +117,7 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     dispatcher,
     bodyLimit: config.body_limit,
     keyMatch: config.key_match,
-    preauthorizer,
+    tenants,
     binding: { mode: config.identity_binding, keys: parseBindingKeys(config.identity_binding_keys) },
     rateLimit: { max: config.auth_rate_limit, windowMs: config.auth_rate_window },
     headers,
@@ -132,7 +126,7 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
   await app.register(deviceProxy, { backend, dispatcher, headers })
   app.server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))
 
-  const statusApp = buildStatusApp(logger, async () => await checkReadiness(reloader.current().material, auth, reloader.last), metrics.registry)
+  const statusApp = buildStatusApp(logger, async () => await checkReadiness(reloader.current().material, allTenantsToken(tenants), reloader.last), metrics.registry)
   const close = async (): Promise<void> => {
     draining = true
     reloader.close()
@@ -141,5 +135,5 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     await closed
     await dispatcher.close()
   }
-  return { app, statusApp, auth, management, dispatcher, tunnels, guard, metrics, reloader, close }
+  return { app, statusApp, auth: main.auth, management: main.management, tenants, dispatcher, tunnels, guard, metrics, reloader, close }
 }

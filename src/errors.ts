@@ -20,6 +20,8 @@ export const HttpErrors = {
   AUTH_MISSING_SIGNATURE: def('MTLS_ERR_AUTH_MISSING_SIGNATURE', 'missing request signature header', 400),
   AUTH_BAD_SIGNATURE: def('MTLS_ERR_AUTH_BAD_SIGNATURE', 'signature verification failed', 401),
   AUTH_KEY_MISMATCH: def('MTLS_ERR_AUTH_KEY_MISMATCH', 'dev auth: unauthorized', 401),
+  MISDIRECTED: def('MTLS_ERR_MISDIRECTED', 'misdirected request', 421),
+  AUTH_TENANT_TOKEN: def('MTLS_ERR_AUTH_TENANT_TOKEN', 'dev auth: unauthorized', 401),
   IDENTITY_MISMATCH: def('MTLS_ERR_IDENTITY_MISMATCH', 'dev auth: identity does not match the certificate', 403),
   RATE_LIMITED: def('MTLS_ERR_RATE_LIMITED', 'too many requests', 429),
   OVERLOADED: def('MTLS_ERR_OVERLOADED', 'service unavailable', 503),
@@ -45,6 +47,7 @@ export const TlsReasons = {
   REVOKED: 'MTLS_ERR_TLS_REVOKED',
   CRL_STALE: 'MTLS_ERR_TLS_CRL_STALE',
   CONN_LIMIT: 'MTLS_ERR_TLS_CONN_LIMIT',
+  TENANT_MISMATCH: 'MTLS_ERR_TLS_TENANT_MISMATCH',
   PROTOCOL: 'MTLS_ERR_TLS_PROTOCOL',
   HANDSHAKE: 'MTLS_ERR_TLS_HANDSHAKE'
 } as const

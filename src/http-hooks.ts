@@ -1,5 +1,6 @@
 // Hooks every request on the mTLS app goes through: admission (no admitted peer → 401, draining → 503), the access
 // log line and request metrics, Connection: close while draining, and Mender-shaped errors and 404s.
+import type { TLSSocket } from 'node:tls'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { HttpErrors } from './errors.js'
 import { sendError } from './error-reply.js'
@@ -8,6 +9,16 @@ import { AUTH_PATH } from './device-auth/interceptor.js'
 import type { Metrics } from './metrics.js'
 
 const UPSTREAM_CODE = /^MTLS_ERR_(UPSTREAM|MGMT|PREAUTH)_/
+
+/**
+ * True when the request's Host names another server than the TLS server name (SNI) the connection was made for: a
+ * connection set up for one tenant must not carry requests meant for another (RFC 9110 §15.5.20, 421).
+ */
+export function misdirected (servername: string | false | null | undefined, host: string | undefined): boolean {
+  if (typeof servername !== 'string' || servername === '' || host === undefined) return false
+  const hostname = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')
+  return hostname.toLowerCase() !== servername.toLowerCase()
+}
 
 /** Low-cardinality route label for metrics. */
 export function routeGroup (request: FastifyRequest): string {
@@ -25,6 +36,7 @@ export function addGatewayHooks (app: FastifyInstance, metrics: Metrics, isDrain
     request.peer = peerOf(request.raw.socket)
     if (request.peer === undefined) return await sendError(request, reply, new HttpErrors.UNAUTHENTICATED())
     if (isDraining()) return await sendError(request, reply, new HttpErrors.SHUTTING_DOWN())
+    if (misdirected((request.raw.socket as TLSSocket).servername, request.headers.host)) return await sendError(request, reply, new HttpErrors.MISDIRECTED())
   })
   app.addHook('onResponse', async (request, reply) => {
     const route = routeGroup(request)

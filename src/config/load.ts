@@ -18,7 +18,7 @@ export interface LoadOptions {
 }
 
 const KEYS = Object.keys(FIELDS) as ConfigKey[]
-const CROSS_CHECKED: readonly string[] = ['mender_backend', 'mender_user', 'mender_pass', 'mender_token', 'listen', 'status_listen']
+const CROSS_CHECKED: readonly string[] = ['mender_backend', 'mender_user', 'mender_pass', 'mender_token', 'listen', 'status_listen', 'sni', 'tenants']
 
 function readFile (file: string, problems: string[]): Record<string, unknown> {
   let text: string
@@ -53,6 +53,9 @@ function fromEnv (env: NodeJS.ProcessEnv): Record<string, unknown> {
 function coerce (key: string, value: unknown): unknown {
   if (!(key in FIELDS)) return value
   const kind = (FIELDS[key as ConfigKey].schema as TSchema).type as unknown
+  if (kind === 'array' && typeof value === 'string') {
+    try { return JSON.parse(value) as unknown } catch { return value }
+  }
   if (kind === 'integer') return typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value
   if (kind === 'boolean') {
     const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined
@@ -67,6 +70,25 @@ function merge (...sources: Array<Record<string, unknown>>): Record<string, unkn
     for (const [key, value] of Object.entries(source)) if (value !== undefined) out[key] = coerce(key, value)
   }
   return out
+}
+
+function tenantChecks (c: Config, problems: string[]): void {
+  const names = new Set<string>(['default'])
+  const sni = new Map<string, string>()
+  const claim = (tenant: string, name: string): void => {
+    const key = name.toLowerCase()
+    const owner = sni.get(key)
+    if (owner !== undefined) problems.push(`sni name ${name} is claimed by tenants ${owner} and ${tenant}`)
+    sni.set(key, tenant)
+  }
+  c.sni.split(',').map((n) => n.trim()).filter((n) => n !== '').forEach((n) => claim('default', n))
+  for (const t of c.tenants) {
+    if (names.has(t.name)) problems.push(`tenants: name ${t.name} is used twice (default is the top-level tenant)`)
+    names.add(t.name)
+    const hasUser = t.mender_user !== '' && t.mender_pass !== ''
+    if (hasUser === (t.mender_token !== '')) problems.push(`tenants.${t.name}: set either mender_user and mender_pass, or mender_token`)
+    t.sni.forEach((n) => claim(t.name, n))
+  }
 }
 
 function crossChecks (c: Config, problems: string[]): void {
@@ -85,6 +107,7 @@ function crossChecks (c: Config, problems: string[]): void {
   } else if (c.mender_token !== '' && hasUser) {
     problems.push('management credentials: set either mender_user/mender_pass or mender_token, not both')
   }
+  tenantChecks(c, problems)
   for (const key of ['listen', 'status_listen'] as const) {
     if (key === 'status_listen' && c.status_listen === 'off') continue
     if (parseListen(c[key]) === undefined) problems.push(`${key} is not a port or host:port: ${c[key]}`)
@@ -113,7 +136,9 @@ export function loadConfig (opts: LoadOptions = {}): Config {
 
 /** The configuration with secrets replaced by `***`, for the startup log and `check-config`. */
 export function maskedConfig (c: Config): Record<string, unknown> {
+  const mask = (v: string): string => v === '' ? '' : '***'
   const out: Record<string, unknown> = { ...c }
   for (const key of SECRET_KEYS) if (out[key] !== '') out[key] = '***'
+  out.tenants = c.tenants.map((t) => ({ ...t, mender_pass: mask(t.mender_pass), mender_token: mask(t.mender_token), tenant_token: mask(t.tenant_token) }))
   return out
 }

@@ -6,6 +6,18 @@ interface Field<S extends TSchema = TSchema> { env: string, schema: S, doc: stri
 const f = <S extends TSchema>(env: string, schema: S, doc: string, secret = false): Field<S> => ({ env, schema, doc, secret })
 const ms = (def: number, doc: string, env: string): Field<TInteger> => f(env, Type.Integer({ minimum: 0, default: def }), `${doc} (ms)`)
 
+/** One extra tenant (YAML `tenants:` list, or MTLS_TENANTS as JSON); the top-level keys form the `default` tenant. */
+export const TenantSchema = Type.Object({
+  name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
+  ca_pem: Type.String({ minLength: 1 }),
+  mender_user: Type.String({ default: '' }),
+  mender_pass: Type.String({ default: '' }),
+  mender_token: Type.String({ default: '' }),
+  sni: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  tenant_token: Type.String({ default: '' }),
+  expired_grace: Type.Optional(Type.Integer({ minimum: 0 }))
+}, { additionalProperties: false })
+
 export const FIELDS = {
   listen: f('MTLS_LISTEN', Type.String({ default: '8080' }), 'mTLS listener: `port`, `:port` or `host:port`'),
   status_listen: f('MTLS_STATUS_LISTEN', Type.String({ default: '8081' }), 'plain-HTTP status listener (`/status`, `/healthz`, `/readyz`); `off` disables it'),
@@ -25,6 +37,9 @@ export const FIELDS = {
   crl_paths: f('MTLS_CRL_PATHS', Type.String({ default: '' }), 'comma-separated CRL files (PEM or DER) or folders of them, each signed by a tenant CA; reloaded on change'),
   crl_stale_policy: f('MTLS_CRL_STALE_POLICY', Type.Union([Type.Literal('keep'), Type.Literal('refuse')], { default: 'keep' }), 'a CRL past its nextUpdate: `keep` using it (and alarm) or `refuse` that issuer\'s devices'),
   expired_grace: f('MTLS_EXPIRED_GRACE', Type.Integer({ minimum: 0, default: 0 }), 'seconds an expired (or not yet valid) device certificate is still admitted, with a warning; 0 = off'),
+  tenant_token: f('MTLS_TENANT_TOKEN', Type.String({ default: '' }), 'tenant token the default tenant\'s devices must send (multi-tenant Mender); empty = not checked', true),
+  sni: f('MTLS_SNI', Type.String({ default: '' }), 'comma-separated server names of the default tenant; empty = the default tenant takes every connection without a tenant\'s name'),
+  tenants: f('MTLS_TENANTS', Type.Array(TenantSchema, { default: [] }), 'more tenants: `name`, `ca_pem`, `mender_user`/`mender_pass` or `mender_token`, `sni` (names), `tenant_token`, `expired_grace` (YAML list; JSON in the env)'),
   reload_watch: f('MTLS_RELOAD_WATCH', Type.Boolean({ default: true }), 'watch the certificate, CA, CRL and denylist folders and reload on change (SIGHUP always reloads)'),
   reload_retry_interval: ms(10000, 'retry interval after a failed reload (last good state kept meanwhile)', 'MTLS_RELOAD_RETRY_INTERVAL'),
   key_match: f('MTLS_KEY_MATCH', Type.Union([Type.Literal('strict'), Type.Literal('relaxed')], { default: 'strict' }), '`strict`: certificate key must equal the auth request key; `relaxed`: allow different keys (see README)'),

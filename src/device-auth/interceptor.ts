@@ -1,6 +1,7 @@
 // The auth-request interceptor: every method on the auth path lands here. The raw body (bounded) is checked,
 // the certificate key must be the request key, the device is preauthorized, and only then do the ORIGINAL bytes
 // go to Mender, whose answer returns unchanged. Any refusal forwards nothing.
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import type { Dispatcher } from 'undici'
@@ -23,7 +24,8 @@ export interface InterceptorOptions {
   dispatcher: Dispatcher
   bodyLimit: number
   keyMatch: 'strict' | 'relaxed'
-  preauthorizer: Pick<Preauthorizer, 'ensure'>
+  /** Per tenant: its preauthorizer and the tenant token its devices must send ('' = unchecked). */
+  tenants: Map<string, { preauthorizer: Pick<Preauthorizer, 'ensure'>, tenantToken: string }>
   binding: { mode: BindingMode, keys: string[] }
   headers: HeaderRewriter
   /** Auth requests allowed per certificate fingerprint per window (0: no limit). */
@@ -55,7 +57,10 @@ export async function authInterceptor (app: FastifyInstance, o: InterceptorOptio
       const auth = parseAuthRequest(body, request.headers['content-type'], header(request, 'x-men-signature'))
       checkKeyBinding(request, peer, auth, o.keyMatch)
       checkIdentityBinding(request, peer, auth, o.binding)
-      const decision = await o.preauthorizer.ensure(auth.identity, auth.spki, auth.pubkeyPem)
+      const tenant = o.tenants.get(peer.tenant)
+      if (tenant === undefined) throw new HttpErrors.UNAUTHENTICATED()
+      if (tenant.tenantToken !== '' && !sameToken(auth.tenantToken ?? '', tenant.tenantToken)) throw new HttpErrors.AUTH_TENANT_TOKEN()
+      const decision = await tenant.preauthorizer.ensure(auth.identity, auth.spki, auth.pubkeyPem)
       decisionLog(request, peer, auth, decision)
       o.onDecision?.(decision, '')
       return forward(request, reply, body, request.headers['content-type'] ?? 'application/json')
@@ -86,6 +91,13 @@ function checkKeyBinding (request: FastifyRequest, peer: PeerIdentity, auth: Aut
   if (sameKey(peer.spki, auth.spki)) return
   if (mode === 'strict') throw new HttpErrors.AUTH_KEY_MISMATCH()
   request.log.warn({ code: 'MTLS_WARN_KEY_MISMATCH_ALLOWED', device: peerLog(peer) }, 'certificate key differs from auth request key (relaxed mode)')
+}
+
+/** Constant-time comparison of tenant tokens (they are credentials). */
+function sameToken (a: string, b: string): boolean {
+  const x = createHash('sha256').update(a).digest()
+  const y = createHash('sha256').update(b).digest()
+  return timingSafeEqual(x, y)
 }
 
 function checkIdentityBinding (request: FastifyRequest, peer: PeerIdentity, auth: AuthRequest, b: InterceptorOptions['binding']): void {

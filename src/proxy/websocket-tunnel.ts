@@ -2,7 +2,7 @@
 // rewritten and forwarded headers added, Mender's 101 answer and every later byte are piped back unchanged. So every
 // header (Authorization, Sec-WebSocket-Protocol: protomsg/msgpack, extensions) reaches Mender as the device sent it.
 import { connect as tcpConnect, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
@@ -12,6 +12,7 @@ import { requestId } from '../request-id.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
 import { IDENTITY_HEADER, type HeaderRewriter } from './headers.js'
 import { isAuthPathAlias, normalisePath } from './path.js'
+import { misdirected } from '../http-hooks.js'
 import type { UpstreamTls } from './upstream.js'
 
 const REPLACED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-men-requestid', IDENTITY_HEADER])
@@ -67,6 +68,7 @@ export class WebsocketTunnels {
     if (peer === undefined) refusal = new HttpErrors.UNAUTHENTICATED()
     else if (path === undefined || !path.startsWith('/api/devices/')) refusal = new HttpErrors.NOT_FOUND()
     else if (isAuthPathAlias(req.url ?? '')) refusal = new HttpErrors.AUTH_PATH_ALIAS()
+    else if (misdirected((socket as TLSSocket).servername, req.headers.host)) refusal = new HttpErrors.MISDIRECTED()
     if (refusal !== undefined) {
       log.warn({ code: refusal.code, event: 'upgrade', url: req.url, device: peerLog(peer) }, 'websocket upgrade refused')
       refuse(socket, id, refusal)

@@ -4,6 +4,7 @@ import type { X509Certificate } from 'node:crypto'
 import { TlsReasons } from '../errors.js'
 import { checkRevocation, type CrlInfo } from './revocation.js'
 import type { TrustSnapshot } from './trust.js'
+import type { TenantTrust } from './tenants.js'
 
 type Reason = typeof TlsReasons[keyof typeof TlsReasons]
 
@@ -17,7 +18,8 @@ export interface AdmissionInput {
 export interface AdmissionPolicy {
   snapshot: TrustSnapshot
   stalePolicy: 'keep' | 'refuse'
-  graceSeconds: number
+  /** The tenant whose CA signed the chain (undefined: none did); its grace window applies. */
+  tenant: TenantTrust | undefined
   now?: number
 }
 
@@ -45,16 +47,14 @@ function validityError (cert: X509Certificate, now: number): string {
   return ''
 }
 
-/** Grace applies only to a time problem, within the window, on a leaf a tenant CA in the bundle signed. */
+/** Grace applies only to a time problem, within the window of the tenant whose CA signed the chain. */
 function graceFor (code: string, input: AdmissionInput, p: AdmissionPolicy, now: number): 'expired' | 'not_yet_valid' | undefined {
-  if (p.graceSeconds <= 0) return undefined
-  const windowMs = p.graceSeconds * 1000
-  const kind = code === 'CERT_HAS_EXPIRED' && now - Date.parse(input.cert.validTo) <= windowMs
-    ? 'expired'
-    : code === 'CERT_NOT_YET_VALID' && Date.parse(input.cert.validFrom) - now <= windowMs ? 'not_yet_valid' : undefined
-  if (kind === undefined) return undefined
-  const signed = p.snapshot.material.caCerts.some((ca) => input.cert.checkIssued(ca) && input.cert.verify(ca.publicKey))
-  return signed ? kind : undefined
+  const seconds = p.tenant?.graceSeconds ?? 0
+  if (seconds <= 0) return undefined
+  const windowMs = seconds * 1000
+  if (code === 'CERT_HAS_EXPIRED' && now - Date.parse(input.cert.validTo) <= windowMs) return 'expired'
+  if (code === 'CERT_NOT_YET_VALID' && Date.parse(input.cert.validFrom) - now <= windowMs) return 'not_yet_valid'
+  return undefined
 }
 
 export function decideAdmission (input: AdmissionInput, p: AdmissionPolicy): Admission {

@@ -6,6 +6,9 @@ import { TlsReasons } from '../errors.js'
 import { identityOf, peerLog, setPeer } from './peer.js'
 import { decideAdmission, reasonForVerifyError } from './admission.js'
 import type { TrustSnapshot } from './trust.js'
+import type { X509Certificate } from 'node:crypto'
+import { allowedTenants, peerIntermediates, tenantOfChain, type TenantTrust } from './tenants.js'
+import { TtlCache } from '../device-auth/ttl-cache.js'
 
 export { reasonForVerifyError }
 
@@ -29,14 +32,32 @@ export interface GuardOptions {
   /** The trust snapshot in force (denylist, CRLs, CA bundle). */
   trust: () => TrustSnapshot
   stalePolicy: 'keep' | 'refuse'
-  graceSeconds: number
   /** Called with the reason code of every refused connection or failed handshake. */
   onRefused?: (reason: Reason) => void
   /** Called for every connection admitted under the expiry grace window. */
   onGrace?: (kind: 'expired' | 'not_yet_valid') => void
 }
 
-function admit (socket: TLSSocket, o: GuardOptions): boolean {
+/**
+ * Tenant of a chain, remembered per leaf from full handshakes: a resumed session carries no intermediates, so a
+ * device whose intermediate is not in the bundle is recognised by what its full handshake proved. Cleared with trust.
+ */
+class TenantMemo {
+  private cache = new TtlCache<TenantTrust>(100_000, 3600_000)
+  private digest = ''
+
+  of (leaf: X509Certificate, intermediates: X509Certificate[], snapshot: TrustSnapshot): TenantTrust | undefined {
+    if (snapshot.digest !== this.digest) {
+      this.cache = new TtlCache<TenantTrust>(100_000, 3600_000)
+      this.digest = snapshot.digest
+    }
+    const found = tenantOfChain(leaf, intermediates, snapshot.tenants) ?? this.cache.get(leaf.fingerprint256)
+    if (found !== undefined) this.cache.set(leaf.fingerprint256, found)
+    return found
+  }
+}
+
+function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolean {
   const cert = socket.getPeerX509Certificate()
   const remote = socket.remoteAddress
   if (cert === undefined) {
@@ -44,17 +65,27 @@ function admit (socket: TLSSocket, o: GuardOptions): boolean {
     o.onRefused?.(TlsReasons.NO_CERT)
     return false
   }
-  const peer = identityOf(cert)
+  const snapshot = o.trust()
   const resumed = socket.isSessionReused()
+  const tenant = tenants.of(cert, resumed ? [] : peerIntermediates(socket.getPeerCertificate(true)), snapshot)
+  const peer = identityOf(cert, tenant?.name)
   const verdict = decideAdmission(
     { cert, serial: peer.serial, authorized: socket.authorized, verifyError: socket.authorizationError === null ? null : String(socket.authorizationError) },
-    { snapshot: o.trust(), stalePolicy: o.stalePolicy, graceSeconds: o.graceSeconds }
+    { snapshot, stalePolicy: o.stalePolicy, tenant }
   )
-  if (!verdict.ok) {
-    o.log.warn({ code: verdict.reason, detail: verdict.detail, remote, resumed, device: peerLog(peer), issuer: peer.issuer }, 'tls refused: client certificate not admitted')
-    o.onRefused?.(verdict.reason)
+  const refusal = !verdict.ok
+    ? { code: verdict.reason, detail: verdict.detail }
+    : tenant === undefined
+      ? { code: TlsReasons.UNKNOWN_CA, detail: 'no tenant CA signed the chain' }
+      : !allowedTenants(snapshot.plan, socket.servername ?? undefined).has(tenant.name)
+          ? { code: TlsReasons.TENANT_MISMATCH, detail: `tenant ${tenant.name} via server name ${String(socket.servername)}` }
+          : undefined
+  if (refusal !== undefined) {
+    o.log.warn({ ...refusal, remote, resumed, device: peerLog(peer), issuer: peer.issuer }, 'tls refused: client certificate not admitted')
+    o.onRefused?.(refusal.code)
     return false
   }
+  if (!verdict.ok) return false
   if (verdict.grace !== undefined) {
     o.log.warn({ code: 'MTLS_WARN_CERT_GRACE', grace: verdict.grace, validTo: cert.validTo, validFrom: cert.validFrom, remote, device: peerLog(peer) }, 'certificate admitted under the grace window')
     o.onGrace?.(verdict.grace)
@@ -68,8 +99,9 @@ function admit (socket: TLSSocket, o: GuardOptions): boolean {
 /** Installs the guard on a TLS (or HTTPS) server; must run before the HTTP layer's own listener. */
 export function installTlsGuard (server: Server, o: GuardOptions): TlsGuard {
   const open = new Set<TLSSocket>()
+  const tenants = new TenantMemo()
   server.prependListener('secureConnection', (socket: TLSSocket) => {
-    if (!admit(socket, o)) {
+    if (!admit(socket, o, tenants)) {
       socket.destroy()
       return
     }

@@ -13,6 +13,8 @@ export interface PeerIdentity {
   fingerprint: string
   /** The names the certificate vouches for: CN and every SAN value (DNS, IP, URI, email), as written. */
   names: string[]
+  /** The tenant whose CA signed the chain. */
+  tenant: string
   /** SPKI DER of the certificate's public key. */
   spki: Buffer
   cert: X509Certificate
@@ -32,7 +34,7 @@ export function sanValues (cert: X509Certificate): string[] {
   return san.split(', ').map((entry) => entry.slice(entry.indexOf(':') + 1)).filter((v) => v !== '')
 }
 
-export function identityOf (cert: X509Certificate): PeerIdentity {
+export function identityOf (cert: X509Certificate, tenant = 'default'): PeerIdentity {
   const cn = commonName(cert.subject)
   return {
     cn,
@@ -42,6 +44,7 @@ export function identityOf (cert: X509Certificate): PeerIdentity {
     serial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
     fingerprint: cert.fingerprint256.replaceAll(':', '').toLowerCase(),
     spki: cert.publicKey.export({ type: 'spki', format: 'der' }),
+    tenant,
     cert
   }
 }
@@ -57,7 +60,7 @@ export function peerOf (socket: unknown): PeerIdentity | undefined {
 
 /** Log fields for a peer (never the certificate itself). */
 export function peerLog (peer: PeerIdentity | undefined): Record<string, string> | undefined {
-  return peer === undefined ? undefined : { cn: peer.cn, serial: peer.serial, fingerprint: peer.fingerprint }
+  return peer === undefined ? undefined : { cn: peer.cn, serial: peer.serial, fingerprint: peer.fingerprint, tenant: peer.tenant }
 }
 
 declare module 'fastify' {

@@ -1,19 +1,27 @@
-// Everything the TLS guard trusts, loaded all-or-nothing: server certificate + key, tenant CA bundle, denylist and
-// CRLs. A snapshot is immutable; the store swaps snapshots on reload and keeps the last good one when loading fails.
+// Everything the TLS guard trusts, loaded all-or-nothing: server certificate + key, every tenant's CA bundle (with
+// the secure contexts of named tenants), denylist and CRLs. A snapshot is immutable; the reloader swaps snapshots and
+// keeps the last good one when loading fails.
 import { createHash, randomBytes } from 'node:crypto'
+import { createSecureContext, type SecureContext } from 'node:tls'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../config/schema.js'
 import { loadTlsMaterial, type TlsMaterial } from './material.js'
 import { loadCrl, loadDenylist, type CrlInfo } from './revocation.js'
 import { StartupErrors } from '../errors.js'
+import { contextPlan, loadTenants, type ContextPlan, type TenantTrust } from './tenants.js'
 
-export type TrustConfig = Pick<Config, 'server_cert' | 'server_key' | 'tenant_ca_pem' | 'blacklist_path' | 'crl_paths'>
+export type TrustConfig = Pick<Config, 'server_cert' | 'server_key' | 'tenant_ca_pem' | 'blacklist_path' | 'crl_paths' | 'sni' | 'tenants' | 'expired_grace' | 'https_tls_version_min'>
 
 export interface TrustSnapshot {
   material: TlsMaterial
   denylist: Set<string>
   crls: CrlInfo[]
+  /** The default tenant first, then the configured ones. */
+  tenants: TenantTrust[]
+  plan: ContextPlan
+  /** Secure contexts of named tenants, by lowercase server name (SNI). */
+  contexts: Map<string, SecureContext>
   /** Every file the snapshot was read from (what a reload watches). */
   files: string[]
   /** Hash of every file's bytes: equal digests mean nothing changed. */
@@ -57,27 +65,35 @@ export async function loadTrust (config: TrustConfig): Promise<TrustSnapshot> {
   } catch (err) {
     throw new StartupErrors.TLS_MATERIAL(`crl_paths: ${(err as Error).message}`, { cause: err })
   }
-  const files = [config.server_cert, config.server_key, config.tenant_ca_pem, ...(config.blacklist_path === '' ? [] : [config.blacklist_path]), ...crlPaths]
+  const files = [config.server_cert, config.server_key, config.tenant_ca_pem, ...config.tenants.map((t) => t.ca_pem),
+    ...(config.blacklist_path === '' ? [] : [config.blacklist_path]), ...crlPaths]
   // digest first: a file that changes while we load yields a different digest next time, so it is not missed
   const digest = digestOf(files)
   const material = loadTlsMaterial(config)
   try {
+    const tenants = loadTenants(config, material.ca, material.caCerts)
+    const plan = contextPlan(tenants)
     const denylist = config.blacklist_path === '' ? new Set<string>() : loadDenylist(config.blacklist_path)
-    const crls = await Promise.all(crlPaths.map(async (p) => await loadCrl(p, material.caCerts)))
-    return { material, denylist, crls, files, digest, loadedAt: new Date() }
+    const allCas = tenants.flatMap((t) => t.caCerts)
+    const crls = await Promise.all(crlPaths.map(async (p) => await loadCrl(p, allCas)))
+    const contexts = new Map<string, SecureContext>()
+    for (const [name, { ca }] of plan.byName) {
+      contexts.set(name, createSecureContext(secureContextOptions(material, config.https_tls_version_min, ca)))
+    }
+    return { material, denylist, crls, tenants, plan, contexts, files, digest, loadedAt: new Date() }
   } catch (err) {
     throw new StartupErrors.TLS_MATERIAL((err as Error).message, { cause: err })
   }
 }
 
 /** Options of the listener's secure context (used at start and on every reload, with fresh session-ticket keys). */
-export function secureContextOptions (material: TlsMaterial, minVersion: '1.2' | '1.3'): {
+export function secureContextOptions (material: TlsMaterial, minVersion: '1.2' | '1.3', ca: string = material.ca): {
   cert: string, key: string, ca: string, minVersion: 'TLSv1.2' | 'TLSv1.3', ticketKeys: Buffer
 } {
   return {
     cert: material.cert,
     key: material.key,
-    ca: material.ca,
+    ca,
     minVersion: minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     // new keys whenever trust changes: a session issued under old trust can never be resumed
     ticketKeys: randomBytes(48)

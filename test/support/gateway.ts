@@ -56,6 +56,8 @@ export async function startGateway (o: StartGatewayOptions): Promise<GatewayHand
       shutdown_timeout: 2000,
       // functional suites send many auth requests per certificate; the limit has its own tests
       auth_rate_limit: 0,
+      // test processes stall on key generation and parallel suites; back-pressure has its own test
+      max_event_loop_delay: 0,
       ...o.overrides
     }
   })

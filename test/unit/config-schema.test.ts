@@ -20,8 +20,8 @@ describe('FIELDS', () => {
 })
 
 describe('SECRET_KEYS', () => {
-  it('holds exactly the password and the token', () => {
-    expect([...SECRET_KEYS].sort()).toEqual(['mender_pass', 'mender_token'])
+  it('holds exactly the password, the access token and the tenant token', () => {
+    expect([...SECRET_KEYS].sort()).toEqual(['mender_pass', 'mender_token', 'tenant_token'])
   })
 })
 

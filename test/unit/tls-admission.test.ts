@@ -11,14 +11,18 @@ const DAY = 86400_000
 
 beforeAll(async () => {
   pki = await makeTestPki()
-  snapshot = await loadTrust({ server_cert: pki.server.chainPath, server_key: pki.server.keyPath, tenant_ca_pem: pki.trust.path, blacklist_path: '', crl_paths: '' })
+  snapshot = await loadTrust({
+    server_cert: pki.server.chainPath, server_key: pki.server.keyPath, tenant_ca_pem: pki.trust.path, blacklist_path: '', crl_paths: '',
+    sni: '', tenants: [], expired_grace: 0, https_tls_version_min: '1.2'
+  })
 })
 
 afterAll(async () => { await pki?.cleanup() })
 
 const input = (dev: TestCert, authorized = true, verifyError: string | null = null): Parameters<typeof decideAdmission>[0] =>
   ({ cert: new X509Certificate(dev.certPem), serial: dev.serialHex, authorized, verifyError })
-const policy = (o: Partial<AdmissionPolicy> = {}): AdmissionPolicy => ({ snapshot, stalePolicy: 'keep', graceSeconds: 0, ...o })
+const withGrace = (graceSeconds: number): Partial<AdmissionPolicy> => ({ tenant: { ...snapshot.tenants[0]!, graceSeconds } })
+const policy = (o: Partial<AdmissionPolicy> = {}): AdmissionPolicy => ({ snapshot, stalePolicy: 'keep', tenant: snapshot.tenants[0], ...o })
 
 describe('decideAdmission', () => {
   it('admits a verified, valid, unrevoked certificate', () => {
@@ -41,27 +45,27 @@ describe('decideAdmission', () => {
 
   it('admits an expired certificate inside the grace window, flagged', () => {
     const expired = input(pki.devices.expired, false, 'CERT_HAS_EXPIRED')
-    expect(decideAdmission(expired, policy({ graceSeconds: 7 * 86400 }))).toEqual({ ok: true, grace: 'expired' })
+    expect(decideAdmission(expired, policy(withGrace(7 * 86400)))).toEqual({ ok: true, grace: 'expired' })
   })
 
   it('refuses an expired certificate beyond the grace window', () => {
     const expired = input(pki.devices.expired, false, 'CERT_HAS_EXPIRED')
-    expect(decideAdmission(expired, policy({ graceSeconds: 3600 }))).toMatchObject({ ok: false, reason: 'MTLS_ERR_TLS_CERT_EXPIRED' })
+    expect(decideAdmission(expired, policy(withGrace(3600)))).toMatchObject({ ok: false, reason: 'MTLS_ERR_TLS_CERT_EXPIRED' })
   })
 
   it('admits a not-yet-valid certificate inside the grace window (clock skew)', () => {
     const early = input(pki.devices.notYetValid, false, 'CERT_NOT_YET_VALID')
-    expect(decideAdmission(early, policy({ graceSeconds: 2 * 86400 }))).toEqual({ ok: true, grace: 'not_yet_valid' })
+    expect(decideAdmission(early, policy(withGrace(2 * 86400)))).toEqual({ ok: true, grace: 'not_yet_valid' })
   })
 
   it('never extends grace to a certificate no tenant CA signed', async () => {
     const foreignExpired = await pki.device('foreign-expired', 'ec', { issuer: 'foreign', notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - DAY) })
-    expect(decideAdmission(input(foreignExpired, false, 'CERT_HAS_EXPIRED'), policy({ graceSeconds: 30 * 86400 }))).toMatchObject({ ok: false })
+    expect(decideAdmission(input(foreignExpired, false, 'CERT_HAS_EXPIRED'), policy({ tenant: undefined }))).toMatchObject({ ok: false })
   })
 
   it('refuses a revoked certificate even inside the grace window', () => {
     const s = { ...snapshot, denylist: new Set([pki.devices.expired.serialHex]) }
     const expired = input(pki.devices.expired, false, 'CERT_HAS_EXPIRED')
-    expect(decideAdmission(expired, policy({ snapshot: s, graceSeconds: 7 * 86400 }))).toMatchObject({ ok: false, reason: 'MTLS_ERR_TLS_REVOKED' })
+    expect(decideAdmission(expired, policy({ snapshot: s, ...withGrace(7 * 86400) }))).toMatchObject({ ok: false, reason: 'MTLS_ERR_TLS_REVOKED' })
   })
 })

@@ -95,9 +95,9 @@ describe('peer registry', () => {
     expect(peerOf({})).toBeUndefined()
   })
 
-  it('logs only cn, serial and fingerprint', () => {
-    const peer = identityOf(cert)
-    expect(peerLog(peer)).toEqual({ cn: 'ec', serial: peer.serial, fingerprint: peer.fingerprint })
+  it('logs only cn, serial, fingerprint and tenant', () => {
+    const peer = identityOf(cert, 'acme')
+    expect(peerLog(peer)).toEqual({ cn: 'ec', serial: peer.serial, fingerprint: peer.fingerprint, tenant: 'acme' })
   })
 
   it('logs nothing for no peer', () => {

@@ -1,0 +1,86 @@
+// Tenants as the TLS layer sees them: each with its CA bundle and server names. Decides which secure context serves
+// a server name (a named tenant's context advertises only its own CA) and which tenant a verified chain belongs to.
+import { readFileSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
+import type { Config } from '../config/schema.js'
+import { parseCertBundle } from './material.js'
+
+export const DEFAULT_TENANT = 'default'
+
+export interface TenantTrust {
+  name: string
+  caPem: string
+  caCerts: X509Certificate[]
+  /** Server names (lowercase) that select this tenant's own context; empty = served by the default context. */
+  sni: string[]
+  graceSeconds: number
+}
+
+export interface ContextPlan {
+  /** CA bundle of the default context and the tenants it may admit. */
+  fallback: { ca: string, tenants: Set<string> }
+  /** Server name → the one tenant whose context (and CA) it selects. */
+  byName: Map<string, { ca: string, tenant: string }>
+}
+
+const names = (list: string[]): string[] => list.map((n) => n.trim().toLowerCase()).filter((n) => n !== '')
+
+/** The default tenant (top-level keys) followed by the configured ones; throws listing unreadable bundles. */
+export function loadTenants (config: Pick<Config, 'sni' | 'tenants' | 'expired_grace'>, defaultCaPem: string, defaultCas: X509Certificate[]): TenantTrust[] {
+  const out: TenantTrust[] = [{ name: DEFAULT_TENANT, caPem: defaultCaPem, caCerts: defaultCas, sni: names(config.sni.split(',')), graceSeconds: config.expired_grace }]
+  const problems: string[] = []
+  for (const t of config.tenants) {
+    try {
+      const caPem = readFileSync(t.ca_pem, 'utf8')
+      const caCerts = parseCertBundle(caPem)
+      if (caCerts.length === 0) throw new Error('no PEM certificate found')
+      out.push({ name: t.name, caPem, caCerts, sni: names(t.sni), graceSeconds: t.expired_grace ?? config.expired_grace })
+    } catch (err) {
+      problems.push(`tenant ${t.name} CA bundle ${t.ca_pem}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+  }
+  if (problems.length > 0) throw new Error(problems.join('; '))
+  return out
+}
+
+export function contextPlan (tenants: TenantTrust[]): ContextPlan {
+  const unnamed = tenants.filter((t) => t.sni.length === 0)
+  const fallbackTenants = unnamed.length > 0 ? unnamed : tenants.filter((t) => t.name === DEFAULT_TENANT)
+  const byName = new Map<string, { ca: string, tenant: string }>()
+  for (const t of tenants) for (const n of t.sni) byName.set(n, { ca: t.caPem, tenant: t.name })
+  return { fallback: { ca: fallbackTenants.map((t) => t.caPem).join('\n'), tenants: new Set(fallbackTenants.map((t) => t.name)) }, byName }
+}
+
+/** The tenants a connection may belong to, given the server name it asked for. */
+export function allowedTenants (plan: ContextPlan, servername: string | false | undefined): Set<string> {
+  const named = typeof servername === 'string' ? plan.byName.get(servername.toLowerCase()) : undefined
+  return named !== undefined ? new Set([named.tenant]) : plan.fallback.tenants
+}
+
+const signedBy = (cert: X509Certificate, ca: X509Certificate): boolean => cert.checkIssued(ca) && cert.verify(ca.publicKey)
+
+/** The tenant whose CA signed the leaf, directly or through one intermediate the device sent. */
+export function tenantOfChain (leaf: X509Certificate, intermediates: X509Certificate[], tenants: TenantTrust[]): TenantTrust | undefined {
+  for (const t of tenants) {
+    for (const ca of t.caCerts) {
+      if (signedBy(leaf, ca)) return t
+      if (intermediates.some((i) => signedBy(leaf, i) && signedBy(i, ca))) return t
+    }
+  }
+  return undefined
+}
+
+/** Intermediates a device sent (Node exposes them on full handshakes only). */
+export function peerIntermediates (chainTop: { raw?: Buffer, issuerCertificate?: unknown } | undefined): X509Certificate[] {
+  const out: X509Certificate[] = []
+  let cur = chainTop?.issuerCertificate as { raw?: Buffer, issuerCertificate?: unknown } | undefined
+  const seen = new Set<string>()
+  while (cur?.raw !== undefined && out.length < 8) {
+    const cert = new X509Certificate(cur.raw)
+    if (seen.has(cert.fingerprint256)) break
+    seen.add(cert.fingerprint256)
+    out.push(cert)
+    cur = cur.issuerCertificate as typeof cur
+  }
+  return out
+}
