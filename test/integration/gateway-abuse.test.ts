@@ -188,5 +188,4 @@ describe('connection and timing limits', () => {
       expect((await send(agent, gw.url + '/status')).status).toBe(200)
     })
   })
-
 })

@@ -12,8 +12,15 @@ const DAY = 86400_000
 beforeAll(async () => {
   pki = await makeTestPki()
   snapshot = await loadTrust({
-    server_cert: pki.server.chainPath, server_key: pki.server.keyPath, tenant_ca_pem: pki.trust.path, blacklist_path: '', crl_paths: '',
-    sni: '', tenants: [], expired_grace: 0, https_tls_version_min: '1.2'
+    server_cert: pki.server.chainPath,
+    server_key: pki.server.keyPath,
+    tenant_ca_pem: pki.trust.path,
+    blacklist_path: '',
+    crl_paths: '',
+    sni: '',
+    tenants: [],
+    expired_grace: 0,
+    https_tls_version_min: '1.2'
   })
 })
 
