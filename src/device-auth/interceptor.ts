@@ -8,7 +8,7 @@ import type { Dispatcher } from 'undici'
 import { HttpErrors } from '../errors.js'
 import { sendError } from '../error-reply.js'
 import { peerLog, type PeerIdentity } from '../tls/peer.js'
-import type { HeaderRewriter } from '../proxy/headers.js'
+import { responseHeaders, type HeaderRewriter } from '../proxy/headers.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
 import { identityHash } from './identity.js'
 import { parseAuthRequest, type AuthRequest } from './parse.js'
@@ -77,6 +77,7 @@ export async function authInterceptor (app: FastifyInstance, o: InterceptorOptio
       body,
       contentType,
       rewriteRequestHeaders: (_req, headers) => o.headers.rewrite(request, headers),
+      rewriteHeaders: (headers) => responseHeaders(headers),
       onError: (_reply, { error }) => { sendError(request, reply, upstreamFailure(error)) }
     })
   }

@@ -35,3 +35,13 @@ export class HeaderRewriter {
     return { ...copy, ...this.forwarded(source) } as H
   }
 }
+
+/** Connection-specific response headers (RFC 9110 §7.6.1) that describe Mender's connection, not the device's. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']
+
+/** Mender's response headers without hop-by-hop ones: the device's own connection keeps its own semantics. */
+export function responseHeaders<H extends Record<string, unknown>> (headers: H): H {
+  const out: Record<string, unknown> = { ...headers }
+  for (const name of HOP_BY_HOP) delete out[name]
+  return out as H
+}

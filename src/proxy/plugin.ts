@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import { HttpErrors } from '../errors.js'
 import { sendError } from '../error-reply.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
-import type { HeaderRewriter } from './headers.js'
+import { responseHeaders, type HeaderRewriter } from './headers.js'
 import { isAuthPathAlias } from './path.js'
 
 export const DEVICE_PREFIX = '/api/devices'
@@ -24,6 +24,7 @@ export async function deviceProxy (app: FastifyInstance, o: ProxyOptions): Promi
     preHandler: refuseAuthAliases,
     replyOptions: {
       rewriteRequestHeaders: (request, headers) => o.headers.rewrite(request as FastifyRequest, headers),
+      rewriteHeaders: (headers) => responseHeaders(headers),
       onError: (reply, { error }) => { sendError(reply.request as FastifyRequest, reply as FastifyReply, upstreamFailure(error)) }
     }
   })

@@ -13,6 +13,8 @@ export interface AdmissionInput {
   serial: string
   authorized: boolean
   verifyError: string | null
+  /** Intermediates the device sent (full handshakes only). */
+  intermediates?: X509Certificate[]
 }
 
 export interface AdmissionPolicy {
@@ -68,7 +70,7 @@ export function decideAdmission (input: AdmissionInput, p: AdmissionPolicy): Adm
     if (grace === undefined) return { ok: false, reason: reasonForVerifyError(code), detail: code }
   }
   const { snapshot } = p
-  const rev = checkRevocation(input.cert, input.serial, snapshot.denylist, snapshot.crls, p.stalePolicy, now)
+  const rev = checkRevocation(input.cert, input.serial, snapshot.denylist, snapshot.crls, p.stalePolicy, now, input.intermediates)
   if (!rev.ok) {
     return rev.reason === 'crl_stale'
       ? { ok: false, reason: TlsReasons.CRL_STALE, detail: rev.crl?.source ?? '' }

@@ -67,10 +67,11 @@ function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolea
   }
   const snapshot = o.trust()
   const resumed = socket.isSessionReused()
-  const tenant = tenants.of(cert, resumed ? [] : peerIntermediates(socket.getPeerCertificate(true)), snapshot)
+  const intermediates = resumed ? [] : peerIntermediates(socket.getPeerCertificate(true))
+  const tenant = tenants.of(cert, intermediates, snapshot)
   const peer = identityOf(cert, tenant?.name)
   const verdict = decideAdmission(
-    { cert, serial: peer.serial, authorized: socket.authorized, verifyError: socket.authorizationError === null ? null : String(socket.authorizationError) },
+    { cert, serial: peer.serial, authorized: socket.authorized, verifyError: socket.authorizationError === null ? null : String(socket.authorizationError), intermediates },
     { snapshot, stalePolicy: o.stalePolicy, tenant }
   )
   const refusal = !verdict.ok

@@ -1,8 +1,8 @@
 // Hot reload of the trust snapshot: SIGHUP or a change in a watched folder (folder-level, so Kubernetes' atomic
 // `..data` symlink swap is seen) loads a new snapshot; it is applied only when complete and different. A failure
 // keeps the last good snapshot and is retried on a timer. Open connections keep the context they started with.
-import { watch, type FSWatcher } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs'
+import { basename, dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { loadTrust, type TrustConfig, type TrustSnapshot } from './trust.js'
 
@@ -60,7 +60,9 @@ export class TrustReloader {
         this.snapshot = next
       }
       result = { ok: true, changed, trigger, at: new Date() }
-      this.o.log.info({ event: 'reload', trigger, changed, denylisted: next.denylist.size, crls: next.crls.length }, changed ? 'trust reloaded' : 'trust unchanged')
+      const fields = { event: 'reload', trigger, changed, denylisted: next.denylist.size, crls: next.crls.length }
+      if (changed) this.o.log.info(fields, 'trust reloaded')
+      else this.o.log.debug(fields, 'trust unchanged')
     } catch (err) {
       result = { ok: false, changed: false, trigger, at: new Date(), error: (err as Error).message }
       this.o.log.error({ event: 'reload', code: 'MTLS_ERR_RELOAD_FAILED', trigger, cause: result.error }, 'reload failed, keeping the last good state')
@@ -72,12 +74,25 @@ export class TrustReloader {
     return result
   }
 
-  /** Watches the folders of every trusted file. */
+  /**
+   * Watches the folders of every trusted file and every CRL folder. Only events about those files (or Kubernetes'
+   * `..data`-style entries) trigger a reload, so unrelated writes in a shared folder cost nothing.
+   */
   watch (): void {
-    const dirs = new Set(this.snapshot.files.map((f) => dirname(f)))
-    for (const dir of dirs) {
+    const interesting = new Map<string, Set<string> | 'any'>()
+    for (const f of this.snapshot.files) {
+      const names = interesting.get(dirname(f))
+      if (names !== 'any') interesting.set(dirname(f), (names ?? new Set<string>()).add(basename(f)))
+    }
+    for (const entry of this.o.config.crl_paths.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+      if (existsSync(entry) && statSync(entry).isDirectory()) interesting.set(entry, 'any')
+    }
+    for (const [dir, names] of interesting) {
       try {
-        const w = watch(dir, () => this.schedule())
+        const w = watch(dir, (_event, name) => {
+          const file = name === null ? '' : String(name)
+          if (names === 'any' || file === '' || file.startsWith('..') || names.has(file)) this.schedule()
+        })
         w.on('error', (err) => this.o.log.warn({ event: 'reload', dir, cause: err.message }, 'watch failed'))
         this.watchers.push(w)
       } catch (err) {

@@ -61,16 +61,27 @@ export type RevocationVerdict =
   | { ok: true, staleCrl?: CrlInfo }
   | { ok: false, reason: 'denylisted' | 'crl' | 'crl_stale', crl?: CrlInfo }
 
-/** Checks a leaf certificate against the denylist and the CRL of its issuer. */
+const serialOf = (cert: X509Certificate): string => normalizeSerial(cert.serialNumber)
+
+/**
+ * Checks a leaf against the denylist, then the leaf and every intermediate the device sent against the CRL of its
+ * issuer: revoking an intermediate in its root's CRL cuts off every device below it.
+ */
 export function checkRevocation (
-  leaf: X509Certificate, serial: string, denylist: Set<string>, crls: CrlInfo[], stalePolicy: 'refuse' | 'keep', now = Date.now()
+  leaf: X509Certificate, serial: string, denylist: Set<string>, crls: CrlInfo[], stalePolicy: 'refuse' | 'keep',
+  now = Date.now(), intermediates: X509Certificate[] = []
 ): RevocationVerdict {
   if (denylist.has(serial)) return { ok: false, reason: 'denylisted' }
-  // OpenSSL verified the chain's signatures (and session tickets rotate with trust), so the issuer match suffices
-  const crl = crls.find((c) => leaf.checkIssued(c.issuer))
-  if (crl === undefined) return { ok: true }
-  if (crl.serials.has(serial)) return { ok: false, reason: 'crl', crl }
-  const stale = crl.nextUpdate !== undefined && crl.nextUpdate.getTime() < now
-  if (!stale) return { ok: true }
-  return stalePolicy === 'refuse' ? { ok: false, reason: 'crl_stale', crl } : { ok: true, staleCrl: crl }
+  let staleCrl: CrlInfo | undefined
+  for (const cert of [leaf, ...intermediates]) {
+    // OpenSSL verified the chain's signatures (and session tickets rotate with trust), so the issuer match suffices
+    const crl = crls.find((c) => cert.checkIssued(c.issuer))
+    if (crl === undefined) continue
+    if (crl.serials.has(cert === leaf ? serial : serialOf(cert))) return { ok: false, reason: 'crl', crl }
+    if (crl.nextUpdate !== undefined && crl.nextUpdate.getTime() < now) {
+      if (stalePolicy === 'refuse') return { ok: false, reason: 'crl_stale', crl }
+      staleCrl ??= crl
+    }
+  }
+  return staleCrl === undefined ? { ok: true } : { ok: true, staleCrl }
 }

@@ -97,6 +97,22 @@ describe('device proxy', () => {
     expect(sim.state.deviceByIdentity({ mac: '02:00:00:00:02:01' })?.attributes.length).toBe(200)
   })
 
+  it('keeps Mender\'s connection headers to itself: a device asking to close gets its connection closed', async () => {
+    const socket = connect({ port: gw.port, host: '127.0.0.1', servername: 'localhost', ca: pki.root.certPem, cert: pki.devices.ec.chainPem, key: pki.devices.ec.keyPem })
+    let data = ''
+    socket.on('data', (d: Buffer) => { data += d.toString() })
+    await new Promise((resolve) => socket.once('secureConnect', resolve))
+    socket.write(`GET ${NEXT_V1} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${jwt}\r\nConnection: close\r\n\r\n`)
+    const closedInTime = await Promise.race([
+      new Promise<boolean>((resolve) => socket.once('close', () => resolve(true))),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000))
+    ])
+    socket.destroy()
+    expect(closedInTime).toBe(true)
+    expect(data).toMatch(/\r\nconnection: close\r\n/i)
+    expect(data).not.toMatch(/keep-alive/i)
+  })
+
   it('answers 404 for paths outside /api/devices and forwards nothing', async () => {
     for (const path of ['/api/management/v1/useradm/auth/login', '/', '/__sim/state', '/api/devicesx']) {
       const res = await send(agent, gw.url + path, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })

@@ -126,6 +126,26 @@ describe('CRL', () => {
     } finally { await gw.close() }
   })
 
+  it('cuts off every device below an intermediate its root\'s CRL revokes', async () => {
+    const crl = await pki.crl('root-intermediate', [pki.intermediate.serialHex])
+    const gw = await startGateway({ pki, backendUrl: sim.url, overrides: { crl_paths: crl.path } })
+    try {
+      expect((await probe(gw, pki.devices.viaIntermediate)).status).toBeUndefined()
+      expect(await refusedAs(gw, 'MTLS_ERR_TLS_REVOKED', pki.devices.viaIntermediate.serialHex)).toBe(true)
+      expect((await probe(gw, pki.devices.ec)).status).toBe('200')
+    } finally { await gw.close() }
+  })
+
+  it('watches a CRL folder that starts empty', async () => {
+    const gw = await startGateway({ pki, backendUrl: sim.url, overrides: { crl_paths: dir } })
+    try {
+      expect((await probe(gw, pki.devices.rsa)).status).toBe('200')
+      await put(join(dir, 'root.crl'), await issueCrl(pki.root, { revokedSerials: [pki.devices.rsa.serialHex] }))
+      expect(await eventually(() => gw.running.gateway.reloader.current().crls.length === 1, 5000)).toBe(true)
+      expect((await probe(gw, pki.devices.rsa)).status).toBeUndefined()
+    } finally { await gw.close() }
+  })
+
   it('refuses devices of an issuer whose CRL is stale when the policy says refuse (MTLS_ERR_TLS_CRL_STALE)', async () => {
     const past = new Date(Date.now() - 3600_000)
     const crl = await pki.crl('stale', [], { thisUpdate: new Date(past.getTime() - 86400_000), nextUpdate: past })

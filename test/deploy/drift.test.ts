@@ -1,0 +1,171 @@
+// Drift between the deployment artefacts (Dockerfile, docker-compose.yml, k8s/, README) and the code: every env
+// name, port, probe path and certificate path they use must be one the configuration and the listeners accept.
+import pino from 'pino'
+import { Registry } from 'prom-client'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config/load.js'
+import { DEMO_SERVER_SAN, demoLayout } from '../../src/pki/demo.js'
+import { parseSimulatorArgs } from '../../src/simulator/index.js'
+import { buildStatusApp } from '../../src/status/listener.js'
+import { ops, parseHealthcheck } from './support/dockerfile.js'
+import {
+  container, containerEnv, defaultOf, defaultPort, deployment, dockerfileRuntime, ENV_NAMES, exampleSecrets, byKind,
+  podSpec, probedPath, resolvedDeploymentEnv, services, type KeyRef, type Probe
+} from './support/deploy-config.js'
+import { at, k8sFiles, kustomization, readRepoFile, type Doc } from './support/repo-files.js'
+
+const TLS_KEYS = ['server_cert', 'server_key', 'tenant_ca_pem'] as const
+const readmeDeployment = (): string => /\n## Deployment\n([\s\S]*?)\n## /.exec(readRepoFile('README.md'))?.[1] ?? ''
+const ambassador = services['mtls-ambassador'] as Doc
+const envOf = (s: Doc): Record<string, string> => (s.environment ?? {}) as Record<string, string>
+const probes = (): Record<string, Probe> => ({ startup: container.startupProbe, liveness: container.livenessProbe, readiness: container.readinessProbe }) as Record<string, Probe>
+const portsByName = (): Record<string, number> => Object.fromEntries((container.ports as Array<{ name: string, containerPort: number }>).map((p) => [p.name, p.containerPort]))
+
+describe('deployment artefacts agree with the configuration', () => {
+  it('name only MTLS_* variables the configuration defines', () => {
+    const texts = [readRepoFile('Dockerfile'), readRepoFile('docker-compose.yml'), readmeDeployment(), ...k8sFiles().map((f) => readRepoFile(`k8s/${f}`))]
+    const named = new Set(texts.flatMap((t) => t.match(/\bMTLS_[A-Z0-9_]+\b/g) ?? []).filter((n) => !/^MTLS_(ERR|WARN)_/.test(n)))
+    expect(named.size).toBeGreaterThan(3)
+    expect([...named].filter((n) => !ENV_NAMES.has(n))).toEqual([])
+  })
+
+  it('the Dockerfile exposes exactly the default listener ports', () => {
+    const exposed = ops(dockerfileRuntime, 'EXPOSE').flatMap((i) => i.args.trim().split(/\s+/)).map(Number)
+    expect(exposed).toEqual([defaultPort('listen'), defaultPort('status_listen')])
+  })
+
+  it('the container ports are the default listener ports', () => {
+    expect(portsByName()).toEqual({ mtls: defaultPort('listen'), status: defaultPort('status_listen') })
+  })
+
+  it('every Service forwards to the mTLS listener port', () => {
+    const targets = byKind('Service').flatMap((s) => at<Array<{ targetPort: string | number }>>(s, 'spec.ports'))
+      .map((p) => typeof p.targetPort === 'number' ? p.targetPort : portsByName()[p.targetPort])
+    expect(new Set(targets)).toEqual(new Set([defaultPort('listen')]))
+  })
+
+  it('compose publishes the default listener ports of the ambassador', () => {
+    const published = (ambassador.ports as string[]).map((p) => Number(p.split(':').at(-1)))
+    expect(published).toEqual([defaultPort('listen'), defaultPort('status_listen')])
+  })
+
+  it('probes, health checks and the scrape annotation ask for paths the status listener serves', async () => {
+    const app = buildStatusApp(pino({ level: 'silent' }), async () => ({ ready: true, checks: {} }), new Registry())
+    await app.ready()
+    const paths = [
+      ...Object.values(probes()).map((p) => p.httpGet?.path),
+      at<string>(deployment, 'spec.template.metadata.annotations')['prometheus.io/path' as never],
+      probedPath(parseHealthcheck(ops(dockerfileRuntime, 'HEALTHCHECK')[0]?.args ?? '').command),
+      probedPath(at<string[]>(ambassador, 'healthcheck.test'))
+    ]
+    const served = paths.filter((p): p is string => p !== undefined && app.hasRoute({ method: 'GET', url: p }))
+    await app.close()
+    expect(served).toEqual(paths)
+  })
+
+  it('probes use the status port: liveness and startup /healthz, readiness /readyz', () => {
+    const summary = Object.fromEntries(Object.entries(probes()).map(([k, p]) => [k, `${String(p.httpGet?.port)}${p.httpGet?.path ?? ''}`]))
+    expect(summary).toEqual({ startup: 'status/healthz', liveness: 'status/healthz', readiness: 'status/readyz' })
+  })
+
+  it('the Deployment mounts the TLS material at the default paths and overrides none of them', () => {
+    const volumes = new Map((podSpec.volumes as Array<{ name: string, secret?: { items?: Array<{ path: string }> } }>).map((v) => [v.name, v]))
+    const mounted = (container.volumeMounts as Array<{ name: string, mountPath: string, readOnly?: boolean }>)
+      .flatMap((m) => (volumes.get(m.name)?.secret?.items ?? []).map((i) => `${m.mountPath}/${i.path}${m.readOnly === true ? '' : ' (writable)'}`))
+    const overridden = TLS_KEYS.map((k) => `MTLS_${k.toUpperCase()}`).filter((n) => containerEnv.some((e) => e.name === n))
+    expect({ mounted: mounted.sort(), overridden }).toEqual({ mounted: TLS_KEYS.map(defaultOf).map(String).sort(), overridden: [] })
+  })
+
+  it('every file path the Deployment environment names lies in a read-only mount', () => {
+    const mounts = (container.volumeMounts as Array<{ mountPath: string, readOnly?: boolean }>).filter((m) => m.readOnly === true)
+    const paths = Object.values(resolvedDeploymentEnv()).flatMap((v) => v.split(',')).filter((v) => v.startsWith('/'))
+    expect(paths.length).toBeGreaterThan(0)
+    expect(paths.filter((p) => !mounts.some((m) => p === m.mountPath || p.startsWith(m.mountPath + '/')))).toEqual([])
+  })
+
+  it('compose installs the demo PKI files at the default paths and mounts them read-only', () => {
+    const script = at<string[]>(services.certs, 'command').join('\n')
+    const demo = demoLayout('/certs')
+    const installs = [[demo.server.cert, 'server_cert'], [demo.server.key, 'server_key'], [demo.tenantCa.cert, 'tenant_ca_pem']] as const
+    const missing = installs.filter(([src, key]) => !new RegExp(`install .*${src} ${String(defaultOf(key))}\\n`).test(script + '\n'))
+    expect({ missing, mount: ambassador.volumes }).toEqual({ missing: [], mount: ['mtls-certs:/etc/mtls/certs:ro'] })
+  })
+
+  it('the Deployment environment makes a valid configuration with the default certificate paths', () => {
+    const config = loadConfig({ env: resolvedDeploymentEnv() })
+    expect(TLS_KEYS.map((k) => config[k])).toEqual(TLS_KEYS.map(defaultOf))
+  })
+
+  it('the compose environment makes a valid configuration for the simulator it starts', async () => {
+    const config = loadConfig({ env: envOf(ambassador) })
+    const sim = await parseSimulatorArgs(at<string[]>(services['mender-sim'], 'command').slice(1))
+    const backend = new URL(config.mender_backend)
+    expect([backend.hostname in services, Number(backend.port), sim.host]).toEqual([true, sim.port, '0.0.0.0'])
+  })
+
+  it('the demo device reaches the ambassador by a name on the demo server certificate, on the mTLS port', () => {
+    const command = at<string[]>(services.device, 'command')
+    const url = new URL(command[command.indexOf('--server') + 1] ?? '')
+    expect([DEMO_SERVER_SAN.dns.includes(url.hostname), url.hostname in services, Number(url.port)]).toEqual([true, true, defaultPort('listen')])
+  })
+
+  it('the demo device presents the demo PKI device certificate and trusts the server CA', () => {
+    const command = at<string[]>(services.device, 'command')
+    const script = at<string[]>(services.certs, 'command').join('\n')
+    const demo = demoLayout('/certs')
+    const sourceOf = (flag: string): string | undefined => new RegExp(`install .* (\\S+) ${command[command.indexOf(flag) + 1] ?? '?'}\\n`).exec(script + '\n')?.[1]
+    expect(['--ca', '--cert', '--key'].map(sourceOf)).toEqual([demo.server.ca, demo.devices['device-ec'].cert, demo.devices['device-ec'].key])
+  })
+
+  it('pods and the compose service get longer to stop than preStop plus the drain deadline', () => {
+    const shutdownMs = Number(resolvedDeploymentEnv().MTLS_SHUTDOWN_TIMEOUT ?? defaultOf('shutdown_timeout'))
+    const preStop = Number(at<number>(container, 'lifecycle.preStop.sleep.seconds'))
+    const composeGrace = Number(/^(\d+)s$/.exec(String(ambassador.stop_grace_period))?.[1])
+    expect([Number(podSpec.terminationGracePeriodSeconds) > preStop + shutdownMs / 1000, composeGrace > Number(defaultOf('shutdown_timeout')) / 1000])
+      .toEqual([true, true])
+  })
+
+  it("the Deployment runs as the image's user, non-root, read-only, without capabilities, under RuntimeDefault seccomp", () => {
+    const user = ops(dockerfileRuntime, 'USER')[0]?.args.trim() ?? ''
+    const pod = podSpec.securityContext as Doc
+    const c = container.securityContext as Doc
+    expect({
+      user: `${String(pod.runAsUser)}:${String(pod.runAsGroup)}`,
+      nonRoot: [pod.runAsNonRoot, c.runAsNonRoot],
+      readOnly: c.readOnlyRootFilesystem,
+      escalation: c.allowPrivilegeEscalation,
+      caps: c.capabilities,
+      seccomp: [pod.seccompProfile, c.seccompProfile]
+    }).toEqual({
+      user,
+      nonRoot: [true, true],
+      readOnly: true,
+      escalation: false,
+      caps: { drop: ['ALL'] },
+      seccomp: [{ type: 'RuntimeDefault' }, { type: 'RuntimeDefault' }]
+    })
+  })
+
+  it('the Deployment rolls out without taking a pod away first', () => {
+    expect(at(deployment, 'spec.strategy')).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } })
+  })
+
+  it('the manifests deploy the package version of the image', () => {
+    const version = (JSON.parse(readRepoFile('package.json')) as { version: string }).version
+    const images = (kustomization().images ?? []) as Array<{ name: string, newTag?: string }>
+    expect([container.image, images.map((i) => `${i.name}:${i.newTag ?? ''}`)]).toEqual([`mtls-ambassador:${version}`, [`mtls-ambassador:${version}`]])
+  })
+
+  it('the Secrets the Deployment reads are the ones secrets.example.yaml documents', () => {
+    const examples = exampleSecrets()
+    const exampleText = readRepoFile('k8s/secrets.example.yaml')
+    const envRefs = containerEnv.map((e) => e.valueFrom?.secretKeyRef).filter((r): r is KeyRef => r !== undefined)
+    const volumeRefs = (podSpec.volumes as Array<{ secret?: { secretName: string, items?: Array<{ key: string }> } }>)
+      .flatMap((v) => (v.secret?.items ?? []).map((i) => ({ name: v.secret?.secretName ?? '', key: i.key })))
+    const refs: KeyRef[] = [...envRefs, ...volumeRefs]
+    // an optional key (the token, instead of user and password) only needs to be named there
+    const undocumented = refs.filter((r) => !examples.has(`${r.name}/${r.key}`) && !(r.optional === true && exampleText.includes(r.key)))
+    expect(refs.length).toBeGreaterThan(3)
+    expect(undocumented).toEqual([])
+  })
+})
