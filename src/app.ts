@@ -8,6 +8,7 @@ import type { Config } from './config/schema.js'
 import { installTlsGuard, type TlsGuard } from './tls/guard.js'
 import { secureContextOptions, type TrustSnapshot } from './tls/trust.js'
 import { TrustReloader } from './tls/reloader.js'
+import type { CrlFetcher } from './tls/crl-fetcher.js'
 import { createUpstreamAgent, upstreamTls } from './proxy/upstream.js'
 import { deviceProxy } from './proxy/plugin.js'
 import { WebsocketTunnels } from './proxy/websocket-tunnel.js'
@@ -69,7 +70,7 @@ function createHttpsApp (config: Config, trust: TrustSnapshot, sni: { current: (
   return app
 }
 
-export async function buildGateway (config: Config, trust: TrustSnapshot, logger: Logger): Promise<Gateway> {
+export async function buildGateway (config: Config, trust: TrustSnapshot, logger: Logger, crls?: CrlFetcher): Promise<Gateway> {
   const tls = upstreamTls(config)
   const dispatcher = createUpstreamAgent(config, tls)
   const backend = config.mender_backend.replace(/\/+$/, '')
@@ -80,6 +81,7 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     config,
     log: logger,
     retryMs: config.reload_retry_interval,
+    fetched: () => crls?.current() ?? new Map(),
     apply: (next) => server.setSecureContext(secureContextOptions(next.material, config.https_tls_version_min, next.plan.fallback.ca)),
     onResult: (r) => metrics.recordReload(r.ok, r.at)
   }, trust)
@@ -98,6 +100,10 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     trust: () => reloader.current()
   })
   tunnels.onUpstreamError = (code) => metrics.upstreamErrors.inc({ kind: code })
+  if (crls !== undefined) {
+    crls.configure({ onChange: () => { reloader.reload('crl-fetch').catch(() => {}) }, onResult: (ok) => metrics.crlFetches.inc({ result: ok ? 'ok' : 'failed' }) })
+    crls.start()
+  }
 
   const tenants = buildTenantServices(config, { backend, dispatcher, log: logger, onLogin: (result) => metrics.managementLogins.inc({ result }) })
   const main = tenants.get(DEFAULT_TENANT) as TenantServices
@@ -130,6 +136,7 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
   const close = async (): Promise<void> => {
     draining = true
     reloader.close()
+    crls?.stop()
     const closed = Promise.allSettled([app.close(), statusApp.close()])
     tunnels.closeAll()
     await closed

@@ -21,6 +21,7 @@ export class Metrics {
   readonly managementLogins = new Counter({ name: 'mtls_management_logins_total', help: 'Management API logins by result (login, refresh, failed)', labelNames: ['result'], registers: [this.registry] })
   readonly upstreamErrors = new Counter({ name: 'mtls_upstream_errors_total', help: 'Failures talking to Mender by error code', labelNames: ['kind'], registers: [this.registry] })
   readonly graceAdmissions = new Counter({ name: 'mtls_grace_admissions_total', help: 'Connections admitted under the expiry grace window', labelNames: ['kind'], registers: [this.registry] })
+  readonly crlFetches = new Counter({ name: 'mtls_crl_fetches_total', help: 'CRL distribution-point fetches by result (ok, failed)', labelNames: ['result'], registers: [this.registry] })
   readonly reloads = new Counter({ name: 'mtls_reloads_total', help: 'Trust reloads by result (ok, failed)', labelNames: ['result'], registers: [this.registry] })
   readonly reloadTime = new Gauge({ name: 'mtls_reload_last_timestamp_seconds', help: 'Time of the last reload by result', labelNames: ['result'], registers: [this.registry] })
 

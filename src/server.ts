@@ -6,14 +6,28 @@ import { parseListen } from './config/listen.js'
 import type { Config } from './config/schema.js'
 import { createLogger } from './logger.js'
 import { loadTrust } from './tls/trust.js'
+import { CrlFetcher } from './tls/crl-fetcher.js'
 import { buildGateway, type Gateway } from './app.js'
 
 export interface Running { gateway: Gateway, url: string, statusUrl: string | undefined, stop: () => Promise<void> }
 
+function crlFetcher (config: Config, logger: Logger): CrlFetcher {
+  return new CrlFetcher({
+    urls: config.crl_urls.split(',').map((u) => u.trim()).filter((u) => u !== ''),
+    intervalMs: config.crl_fetch_interval,
+    timeoutMs: config.upstream_headers_timeout,
+    log: logger,
+    onChange: () => {}
+  })
+}
+
 /** Starts the gateway and its status listener; resolves once both listen. */
 export async function startGateway (config: Config, logger: Logger): Promise<Running> {
-  const trust = await loadTrust(config)
-  const gateway = await buildGateway(config, trust, logger)
+  const fetcher = config.crl_urls === '' ? undefined : crlFetcher(config, logger)
+  // fetch before the first load: no window in which revoked devices are admitted
+  await fetcher?.fetchAll()
+  const trust = await loadTrust(config, fetcher?.current())
+  const gateway = await buildGateway(config, trust, logger, fetcher)
   if (config.reload_watch) gateway.reloader.watch()
   const main = parseListen(config.listen) ?? { host: '0.0.0.0', port: 8080 }
   const url = await gateway.app.listen({ host: main.host, port: main.port, listenTextResolver: (a) => `listening on ${a}` })

@@ -35,6 +35,8 @@ export const FIELDS = {
   log_level: f('MTLS_LOG_LEVEL', Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info' }), 'pino log level'),
   blacklist_path: f('MTLS_BLACKLIST_PATH', Type.String({ default: '' }), 'serial denylist file (one hex serial per line, `#` comments); empty = none; reloaded on change'),
   crl_paths: f('MTLS_CRL_PATHS', Type.String({ default: '' }), 'comma-separated CRL files (PEM or DER) or folders of them, each signed by a tenant CA; reloaded on change'),
+  crl_urls: f('MTLS_CRL_URLS', Type.String({ default: '' }), 'comma-separated CRL distribution-point URLs fetched at start and every `crl_fetch_interval` (last good copy kept)'),
+  crl_fetch_interval: ms(3600000, 'interval between CRL fetches', 'MTLS_CRL_FETCH_INTERVAL'),
   crl_stale_policy: f('MTLS_CRL_STALE_POLICY', Type.Union([Type.Literal('keep'), Type.Literal('refuse')], { default: 'keep' }), 'a CRL past its nextUpdate: `keep` using it (and alarm) or `refuse` that issuer\'s devices'),
   expired_grace: f('MTLS_EXPIRED_GRACE', Type.Integer({ minimum: 0, default: 0 }), 'seconds an expired (or not yet valid) device certificate is still admitted, with a warning; 0 = off'),
   tenant_token: f('MTLS_TENANT_TOKEN', Type.String({ default: '' }), 'tenant token the default tenant\'s devices must send (multi-tenant Mender); empty = not checked', true),

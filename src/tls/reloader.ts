@@ -4,7 +4,7 @@
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import type { Logger } from 'pino'
-import { loadTrust, type TrustConfig, type TrustSnapshot } from './trust.js'
+import { loadTrust, type FetchedCrls, type TrustConfig, type TrustSnapshot } from './trust.js'
 
 export interface ReloadResult { ok: boolean, changed: boolean, trigger: string, at: Date, error?: string }
 
@@ -12,6 +12,8 @@ export interface ReloaderOptions {
   config: TrustConfig
   log: Logger
   retryMs: number
+  /** CRLs fetched from distribution points (in memory), included in every load. */
+  fetched?: () => FetchedCrls
   /** Puts a new snapshot into service (secure context swap). */
   apply: (snapshot: TrustSnapshot) => void
   onResult?: (result: ReloadResult) => void
@@ -53,7 +55,7 @@ export class TrustReloader {
     clearTimeout(this.retry)
     let result: ReloadResult
     try {
-      const next = await loadTrust(this.o.config)
+      const next = await loadTrust(this.o.config, this.o.fetched?.())
       const changed = next.digest !== this.snapshot.digest
       if (changed) {
         this.o.apply(next)

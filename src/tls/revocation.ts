@@ -29,24 +29,24 @@ export function loadDenylist (path: string): Set<string> {
   return out
 }
 
-function parseCrl (path: string): InstanceType<typeof x509.X509Crl> {
-  const raw = readFileSync(path)
+function parseCrl (source: string, raw: Buffer): InstanceType<typeof x509.X509Crl> {
   const text = raw.toString('latin1')
   try {
     return new x509.X509Crl(text.includes('-----BEGIN X509 CRL-----') ? text : Uint8Array.from(raw).buffer)
   } catch (err) {
-    throw new Error(`${path}: not a CRL (${(err as Error).message})`)
+    throw new Error(`${source}: not a CRL (${(err as Error).message})`)
   }
 }
 
-/** Loads a CRL and finds the CA in `cas` whose key signed it; throws when none did (never trust an unsigned list). */
-export async function loadCrl (path: string, cas: X509Certificate[]): Promise<CrlInfo> {
-  const crl = parseCrl(path)
+/** Loads a CRL file, or bytes fetched from `source`, and finds the CA in `cas` whose key signed it; throws when none
+ * did (never trust an unsigned list). */
+export async function loadCrl (source: string, cas: X509Certificate[], bytes?: Buffer): Promise<CrlInfo> {
+  const crl = parseCrl(source, bytes ?? readFileSync(source))
   for (const ca of cas) {
     const publicKey = new x509.PublicKey(Uint8Array.from(ca.publicKey.export({ type: 'spki', format: 'der' })).buffer)
     if (await crl.verify({ publicKey }).catch(() => false)) {
       return {
-        source: path,
+        source,
         issuer: ca,
         serials: new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber))),
         thisUpdate: crl.thisUpdate,
@@ -54,7 +54,7 @@ export async function loadCrl (path: string, cas: X509Certificate[]): Promise<Cr
       }
     }
   }
-  throw new Error(`${path}: not signed by any tenant CA`)
+  throw new Error(`${source}: not signed by any tenant CA`)
 }
 
 export type RevocationVerdict =

@@ -58,7 +58,10 @@ function digestOf (files: string[]): string {
 }
 
 /** Loads a complete snapshot or throws with every problem found (nothing partial is ever returned). */
-export async function loadTrust (config: TrustConfig): Promise<TrustSnapshot> {
+/** CRLs held in memory (fetched from distribution points), by URL. */
+export type FetchedCrls = ReadonlyMap<string, Buffer>
+
+export async function loadTrust (config: TrustConfig, fetched: FetchedCrls = new Map()): Promise<TrustSnapshot> {
   let crlPaths: string[]
   try {
     crlPaths = config.crl_paths === '' ? [] : crlFiles(config.crl_paths)
@@ -68,14 +71,18 @@ export async function loadTrust (config: TrustConfig): Promise<TrustSnapshot> {
   const files = [config.server_cert, config.server_key, config.tenant_ca_pem, ...config.tenants.map((t) => t.ca_pem),
     ...(config.blacklist_path === '' ? [] : [config.blacklist_path]), ...crlPaths]
   // digest first: a file that changes while we load yields a different digest next time, so it is not missed
-  const digest = digestOf(files)
+  const digest = createHash('sha256').update(digestOf(files))
+    .update([...fetched].map(([url, bytes]) => `${url}\0${createHash('sha256').update(bytes).digest('hex')}`).join('\0')).digest('hex')
   const material = loadTlsMaterial(config)
   try {
     const tenants = loadTenants(config, material.ca, material.caCerts)
     const plan = contextPlan(tenants)
     const denylist = config.blacklist_path === '' ? new Set<string>() : loadDenylist(config.blacklist_path)
     const allCas = tenants.flatMap((t) => t.caCerts)
-    const crls = await Promise.all(crlPaths.map(async (p) => await loadCrl(p, allCas)))
+    const crls = [
+      ...await Promise.all(crlPaths.map(async (p) => await loadCrl(p, allCas))),
+      ...await Promise.all([...fetched].map(async ([url, bytes]) => await loadCrl(url, allCas, bytes)))
+    ]
     const contexts = new Map<string, SecureContext>()
     for (const [name, { ca }] of plan.byName) {
       contexts.set(name, createSecureContext(secureContextOptions(material, config.https_tls_version_min, ca)))

@@ -126,6 +126,17 @@ describe('CRL', () => {
     } finally { await gw.close() }
   })
 
+  it('reads a DER-encoded CRL', async () => {
+    const pem = await issueCrl(pki.root, { revokedSerials: [pki.devices.ed25519.serialHex] })
+    const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64')
+    await writeFile(join(dir, 'root.crl'), der)
+    const gw = await startGateway({ pki, backendUrl: sim.url, overrides: { crl_paths: join(dir, 'root.crl') } })
+    try {
+      expect((await probe(gw, pki.devices.ed25519)).status).toBeUndefined()
+      expect(await refusedAs(gw, 'MTLS_ERR_TLS_REVOKED', pki.devices.ed25519.serialHex)).toBe(true)
+    } finally { await gw.close() }
+  })
+
   it('cuts off every device below an intermediate its root\'s CRL revokes', async () => {
     const crl = await pki.crl('root-intermediate', [pki.intermediate.serialHex])
     const gw = await startGateway({ pki, backendUrl: sim.url, overrides: { crl_paths: crl.path } })

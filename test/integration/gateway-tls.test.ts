@@ -68,9 +68,11 @@ describe('TLS guard', () => {
     await refusedWith(withCert(pki.server), 'MTLS_ERR_TLS_BAD_CHAIN')
   })
 
-  it('refuses TLS 1.1 clients (MTLS_ERR_TLS_PROTOCOL)', async () => {
-    await refusedWith({ ...withCert(pki.devices.ec), minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }, 'MTLS_ERR_TLS_PROTOCOL')
-  })
+  for (const version of ['TLSv1', 'TLSv1.1'] as const) {
+    it(`refuses ${version} clients (MTLS_ERR_TLS_PROTOCOL)`, async () => {
+      await refusedWith({ ...withCert(pki.devices.ec), minVersion: version, maxVersion: version, ciphers: 'DEFAULT:@SECLEVEL=0' }, 'MTLS_ERR_TLS_PROTOCOL')
+    })
+  }
 
   it('logs the refused certificate\'s serial and fingerprint', async () => {
     const dev = pki.devices.foreign
