@@ -4,6 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
+import rateLimit from '@fastify/rate-limit'
 import type { Dispatcher } from 'undici'
 import { HttpErrors } from '../errors.js'
 import { sendError } from '../error-reply.js'
@@ -14,7 +15,6 @@ import { identityHash } from './identity.js'
 import { parseAuthRequest, type AuthRequest } from './parse.js'
 import { sameKey } from './keys.js'
 import { checkBinding, type BindingMode } from './binding.js'
-import rateLimit from '@fastify/rate-limit'
 import type { Preauthorizer } from './preauthorizer.js'
 
 export const AUTH_PATH = '/api/devices/v1/authentication/auth_requests'
@@ -48,39 +48,43 @@ export async function authInterceptor (app: FastifyInstance, o: InterceptorOptio
     })
   }
 
-  app.all(AUTH_PATH, async (request, reply) => {
-    const peer = request.peer
-    try {
-      if (peer === undefined) throw new HttpErrors.UNAUTHENTICATED()
-      if (request.method !== 'POST') throw new HttpErrors.METHOD_NOT_ALLOWED()
-      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-      const auth = parseAuthRequest(body, request.headers['content-type'], header(request, 'x-men-signature'))
-      checkKeyBinding(request, peer, auth, o.keyMatch)
-      checkIdentityBinding(request, peer, auth, o.binding)
-      const tenant = o.tenants.get(peer.tenant)
-      if (tenant === undefined) throw new HttpErrors.UNAUTHENTICATED()
-      if (tenant.tenantToken !== '' && !sameToken(auth.tenantToken ?? '', tenant.tenantToken)) throw new HttpErrors.AUTH_TENANT_TOKEN()
-      const decision = await tenant.preauthorizer.ensure(auth.identity, auth.spki, auth.pubkeyPem)
-      decisionLog(request, peer, auth, decision)
-      o.onDecision?.(decision, '')
-      return forward(request, reply, body, request.headers['content-type'] ?? 'application/json')
-    } catch (err) {
-      const code = (err as { code?: string }).code
-      request.log.warn({ event: 'auth_decision', decision: 'refused', code, device: peerLog(peer) }, 'auth request refused')
-      o.onDecision?.('refused', code ?? 'unknown')
-      return sendError(request, reply, err)
-    }
-  })
+  app.all(AUTH_PATH, async (request, reply) => await handleAuthRequest(o, request, reply))
+}
 
-  function forward (request: FastifyRequest, reply: FastifyReply, body: Buffer, contentType: string): FastifyReply {
-    return reply.from(AUTH_PATH, {
-      body,
-      contentType,
-      rewriteRequestHeaders: (_req, headers) => o.headers.rewrite(request, headers),
-      rewriteHeaders: (headers) => responseHeaders(headers),
-      onError: (_reply, { error }) => { sendError(request, reply, upstreamFailure(error)) }
-    })
+/** Checks, preauthorizes and forwards one auth request; any refusal answers in Mender's shape and forwards nothing. */
+async function handleAuthRequest (o: InterceptorOptions, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const peer = request.peer
+  try {
+    if (peer === undefined) throw new HttpErrors.UNAUTHENTICATED()
+    if (request.method !== 'POST') throw new HttpErrors.METHOD_NOT_ALLOWED()
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+    const auth = parseAuthRequest(body, request.headers['content-type'], header(request, 'x-men-signature'))
+    checkKeyBinding(request, peer, auth, o.keyMatch)
+    checkIdentityBinding(request, peer, auth, o.binding)
+    const tenant = o.tenants.get(peer.tenant)
+    if (tenant === undefined) throw new HttpErrors.UNAUTHENTICATED()
+    if (tenant.tenantToken !== '' && !sameToken(auth.tenantToken ?? '', tenant.tenantToken)) throw new HttpErrors.AUTH_TENANT_TOKEN()
+    const decision = await tenant.preauthorizer.ensure(auth.identity, auth.spki, auth.pubkeyPem)
+    decisionLog(request, peer, auth, decision)
+    o.onDecision?.(decision, '')
+    return forward(o, request, reply, body)
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    request.log.warn({ event: 'auth_decision', decision: 'refused', code, device: peerLog(peer) }, 'auth request refused')
+    o.onDecision?.('refused', code ?? 'unknown')
+    return sendError(request, reply, err)
   }
+}
+
+/** The original bytes to Mender; its answer back unchanged (but for hop-by-hop headers). */
+function forward (o: InterceptorOptions, request: FastifyRequest, reply: FastifyReply, body: Buffer): FastifyReply {
+  return reply.from(AUTH_PATH, {
+    body,
+    contentType: request.headers['content-type'] ?? 'application/json',
+    rewriteRequestHeaders: (_req, headers) => o.headers.rewrite(request, headers),
+    rewriteHeaders: (headers) => responseHeaders(headers),
+    onError: (_reply, { error }) => { sendError(request, reply, upstreamFailure(error)) }
+  })
 }
 
 function header (request: FastifyRequest, name: string): string | undefined {
