@@ -70,14 +70,11 @@ function createHttpsApp (config: Config, trust: TrustSnapshot, sni: { current: (
   return app
 }
 
-export async function buildGateway (config: Config, trust: TrustSnapshot, logger: Logger, crls?: CrlFetcher): Promise<Gateway> {
-  const tls = upstreamTls(config)
-  const dispatcher = createUpstreamAgent(config, tls)
-  const backend = config.mender_backend.replace(/\/+$/, '')
-  const app = createHttpsApp(config, trust, { current: () => reloader.current() }, logger)
-  // the app is an https server (see createHttpsApp); Fastify's default typing says http
-  const server = app.server as unknown as Server
-  const reloader: TrustReloader = new TrustReloader({
+interface TrustParts { reloader: TrustReloader, guard: TlsGuard }
+
+/** Trust in service: the reloader (SIGHUP, watch, CRL fetches), the TLS guard and the connection limits. */
+function startTrust (server: Server, config: Config, trust: TrustSnapshot, logger: Logger, metrics: Metrics, crls?: CrlFetcher): TrustParts {
+  const reloader = new TrustReloader({
     config,
     log: logger,
     retryMs: config.reload_retry_interval,
@@ -85,53 +82,64 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     apply: (next) => server.setSecureContext(secureContextOptions(next.material, config.https_tls_version_min, next.plan.fallback.ca)),
     onResult: (r) => metrics.recordReload(r.ok, r.at)
   }, trust)
-  const headers = new HeaderRewriter(config.forward_identity)
-  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger, headers })
+  const onRefused = (reason: string): void => { metrics.handshakeFailures.inc({ reason }) }
   const guard = installTlsGuard(server, {
     log: logger,
     trust: () => reloader.current(),
     stalePolicy: config.crl_stale_policy,
-    onRefused: (reason) => metrics.handshakeFailures.inc({ reason }),
+    onRefused,
     onGrace: (kind) => metrics.graceAdmissions.inc({ kind })
   })
-  const metrics = new Metrics({
-    openConnections: () => guard.openConnections(),
-    openWebsockets: () => tunnels.size,
-    trust: () => reloader.current()
-  })
-  tunnels.onUpstreamError = (code) => metrics.upstreamErrors.inc({ kind: code })
+  limitConnections(server, { max: config.max_connections, perIp: config.max_connections_per_ip, log: logger, onRefused })
   if (crls !== undefined) {
     crls.configure({ onChange: () => { reloader.reload('crl-fetch').catch(() => {}) }, onResult: (ok) => metrics.crlFetches.inc({ result: ok ? 'ok' : 'failed' }) })
     crls.start()
   }
+  return { reloader, guard }
+}
 
-  const tenants = buildTenantServices(config, { backend, dispatcher, log: logger, onLogin: (result) => metrics.managementLogins.inc({ result }) })
-  const main = tenants.get(DEFAULT_TENANT) as TenantServices
+interface RouteDeps { backend: string, dispatcher: Agent, headers: HeaderRewriter, tenants: Map<string, TenantServices>, metrics: Metrics }
 
-  limitConnections(server, {
-    max: config.max_connections,
-    perIp: config.max_connections_per_ip,
-    log: logger,
-    onRefused: (reason) => metrics.handshakeFailures.inc({ reason })
+/** The routes of the mTLS app: /status, the auth interceptor, the device proxy. */
+async function registerRoutes (app: FastifyInstance, config: Config, d: RouteDeps): Promise<void> {
+  app.get('/status', async () => STATUS_OK)
+  await app.register(authInterceptor, {
+    backend: d.backend,
+    dispatcher: d.dispatcher,
+    bodyLimit: config.body_limit,
+    keyMatch: config.key_match,
+    tenants: d.tenants,
+    binding: { mode: config.identity_binding, keys: parseBindingKeys(config.identity_binding_keys) },
+    rateLimit: { max: config.auth_rate_limit, windowMs: config.auth_rate_window },
+    headers: d.headers,
+    onDecision: (decision, reason) => d.metrics.authDecisions.inc({ decision, reason })
   })
+  await app.register(deviceProxy, { backend: d.backend, dispatcher: d.dispatcher, headers: d.headers })
+}
+
+export async function buildGateway (config: Config, trust: TrustSnapshot, logger: Logger, crls?: CrlFetcher): Promise<Gateway> {
+  const tls = upstreamTls(config)
+  const dispatcher = createUpstreamAgent(config, tls)
+  const backend = config.mender_backend.replace(/\/+$/, '')
+  const headers = new HeaderRewriter(config.forward_identity)
+  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger, headers })
+  let parts: TrustParts | undefined
+  const metrics = new Metrics({
+    openConnections: () => parts?.guard.openConnections() ?? 0,
+    openWebsockets: () => tunnels.size,
+    trust: () => parts?.reloader.current()
+  })
+  tunnels.onUpstreamError = (code) => metrics.upstreamErrors.inc({ kind: code })
+  const app = createHttpsApp(config, trust, { current: () => parts?.reloader.current() ?? trust }, logger)
+  // the app is an https server (see createHttpsApp); Fastify's default typing says http
+  const server = app.server as unknown as Server
+  const { reloader, guard } = parts = startTrust(server, config, trust, logger, metrics, crls)
+  const tenants = buildTenantServices(config, { backend, dispatcher, log: logger, onLogin: (result) => metrics.managementLogins.inc({ result }) })
   let draining = false
   addGatewayHooks(app, metrics, () => draining)
   await backPressure(app, config.max_event_loop_delay)
-  app.get('/status', async () => STATUS_OK)
-  await app.register(authInterceptor, {
-    backend,
-    dispatcher,
-    bodyLimit: config.body_limit,
-    keyMatch: config.key_match,
-    tenants,
-    binding: { mode: config.identity_binding, keys: parseBindingKeys(config.identity_binding_keys) },
-    rateLimit: { max: config.auth_rate_limit, windowMs: config.auth_rate_window },
-    headers,
-    onDecision: (decision, reason) => metrics.authDecisions.inc({ decision, reason })
-  })
-  await app.register(deviceProxy, { backend, dispatcher, headers })
-  app.server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))
-
+  await registerRoutes(app, config, { backend, dispatcher, headers, tenants, metrics })
+  server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))
   const statusApp = buildStatusApp(logger, async () => await checkReadiness(reloader.current().material, allTenantsToken(tenants), reloader.last), metrics.registry)
   const close = async (): Promise<void> => {
     draining = true
@@ -142,5 +150,6 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
     await closed
     await dispatcher.close()
   }
+  const main = tenants.get(DEFAULT_TENANT) as TenantServices
   return { app, statusApp, auth: main.auth, management: main.management, tenants, dispatcher, tunnels, guard, metrics, reloader, close }
 }
