@@ -7,7 +7,7 @@ import { identityOf, peerLog, setPeer } from './peer.js'
 import { decideAdmission, reasonForVerifyError } from './admission.js'
 import type { TrustSnapshot } from './trust.js'
 import type { X509Certificate } from 'node:crypto'
-import { allowedTenants, peerIntermediates, tenantOfChain, type TenantTrust } from './tenants.js'
+import { allowedTenants, directTenant, peerIntermediates, tenantOfChain, type TenantTrust } from './tenants.js'
 import { TtlCache } from '../device-auth/ttl-cache.js'
 
 export { reasonForVerifyError }
@@ -67,8 +67,10 @@ function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolea
   }
   const snapshot = o.trust()
   const resumed = socket.isSessionReused()
-  const intermediates = resumed ? [] : peerIntermediates(socket.getPeerCertificate(true))
-  const tenant = tenants.of(cert, intermediates, snapshot)
+  // the chain costs a certificate parse per link: read it only when the tenant or a CRL check needs it
+  const direct = directTenant(cert, snapshot.tenants, socket.authorized && !resumed)
+  const intermediates = !resumed && (direct === undefined || snapshot.crls.length > 0) ? peerIntermediates(socket.getPeerCertificate(true)) : []
+  const tenant = direct ?? tenants.of(cert, intermediates, snapshot)
   const peer = identityOf(cert, tenant?.name)
   const verdict = decideAdmission(
     { cert, serial: peer.serial, authorized: socket.authorized, verifyError: socket.authorizationError === null ? null : String(socket.authorizationError), intermediates },

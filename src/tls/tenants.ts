@@ -59,6 +59,17 @@ export function allowedTenants (plan: ContextPlan, servername: string | false | 
 
 const signedBy = (cert: X509Certificate, ca: X509Certificate): boolean => cert.checkIssued(ca) && cert.verify(ca.publicKey)
 
+/**
+ * The tenant whose CA issued the leaf directly. When OpenSSL verified the leaf on this very connection (`verified`),
+ * a single CA matching by issuer name and key id is that CA and no signature check is needed; when several match
+ * (look-alike CAs in different tenants), or the session was resumed, or OpenSSL refused it, the signature decides.
+ */
+export function directTenant (leaf: X509Certificate, tenants: TenantTrust[], verified: boolean): TenantTrust | undefined {
+  const candidates = tenants.flatMap((t) => t.caCerts.filter((ca) => leaf.checkIssued(ca)).map((ca) => ({ t, ca })))
+  if (verified && candidates.length === 1) return candidates[0]?.t
+  return candidates.find((c) => leaf.verify(c.ca.publicKey))?.t
+}
+
 /** The tenant whose CA signed the leaf, directly or through one intermediate the device sent. */
 export function tenantOfChain (leaf: X509Certificate, intermediates: X509Certificate[], tenants: TenantTrust[]): TenantTrust | undefined {
   for (const t of tenants) {
