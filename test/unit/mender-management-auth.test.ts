@@ -1,8 +1,7 @@
 // Unit tests of management API credentials against a tiny local HTTP server standing in for Mender's login endpoint.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
 import { Agent } from 'undici'
+import { closeServer, listenOnLoopback, TextSink } from '../support/local-server.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { LOGIN_PATH, ManagementAuth, type ManagementAuthOptions } from '../../src/mender/management-auth.js'
 import { createLogger } from '../../src/logger.js'
@@ -31,32 +30,21 @@ class FakeLogin {
     })
   })
 
-  async start (): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
+  async start (): Promise<string> { return await listenOnLoopback(this.server) }
 
-  async stop (): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise((resolve) => this.server.close(resolve))
-  }
-}
-
-class LogSink extends Writable {
-  text = ''
-  override _write (chunk: Buffer, _enc: string, cb: () => void): void { this.text += chunk.toString(); cb() }
+  async stop (): Promise<void> { await closeServer(this.server) }
 }
 
 let fake: FakeLogin
 let baseUrl: string
 let agent: Agent
-let sink: LogSink
+let sink: TextSink
 
 beforeEach(async () => {
   fake = new FakeLogin()
   baseUrl = await fake.start()
   agent = new Agent()
-  sink = new LogSink()
+  sink = new TextSink()
 })
 
 afterEach(async () => {
@@ -80,10 +68,9 @@ async function codeOf (p: Promise<unknown>): Promise<string> {
 
 async function closedPortUrl (): Promise<string> {
   const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return `http://127.0.0.1:${port}`
+  const url = await listenOnLoopback(s)
+  await closeServer(s)
+  return url
 }
 
 describe('ManagementAuth login', () => {

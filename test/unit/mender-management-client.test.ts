@@ -1,9 +1,8 @@
 // Unit tests of the preauthorization call against a tiny local HTTP server standing in for Mender's login and
 // devauth endpoints: outcome mapping, one re-login on 401, request shape, and secrets kept out of the log.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
 import { Agent } from 'undici'
+import { closeServer, listenOnLoopback, TextSink } from '../support/local-server.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { LOGIN_PATH, ManagementAuth } from '../../src/mender/management-auth.js'
 import { ManagementClient, PREAUTH_PATH, type PreauthRequest } from '../../src/mender/management-client.js'
@@ -44,32 +43,21 @@ class FakeMender {
     })
   })
 
-  async start (): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
+  async start (): Promise<string> { return await listenOnLoopback(this.server) }
 
-  async stop (): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise((resolve) => this.server.close(resolve))
-  }
-}
-
-class LogSink extends Writable {
-  text = ''
-  override _write (chunk: Buffer, _enc: string, cb: () => void): void { this.text += chunk.toString(); cb() }
+  async stop (): Promise<void> { await closeServer(this.server) }
 }
 
 let fake: FakeMender
 let baseUrl: string
 let agent: Agent
-let sink: LogSink
+let sink: TextSink
 
 beforeEach(async () => {
   fake = new FakeMender()
   baseUrl = await fake.start()
   agent = new Agent()
-  sink = new LogSink()
+  sink = new TextSink()
 })
 
 afterEach(async () => {
@@ -95,10 +83,9 @@ async function codeOf (p: Promise<unknown>): Promise<string> {
 
 async function closedPortUrl (): Promise<string> {
   const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return `http://127.0.0.1:${port}`
+  const url = await listenOnLoopback(s)
+  await closeServer(s)
+  return url
 }
 
 describe('ManagementClient.preauthorize outcomes', () => {
