@@ -147,6 +147,12 @@ describe('device proxy', () => {
     expect(conn?.headers.host).toBe(new URL(sim.url).host)
   })
 
+  it('removes an inbound X-Forwarded-Client-Cert from a websocket upgrade', async () => {
+    const answer = await rawUpgrade(gw.port, CONNECT, { Authorization: `Bearer ${jwt}`, 'X-Forwarded-Client-Cert': 'Hash=forged' })
+    expect(answer).toMatch(/^HTTP\/1\.1 101/)
+    expect(sim.state.connections().at(-1)?.headers['x-forwarded-client-cert']).toBeUndefined()
+  })
+
   it('refuses an upgrade outside /api/devices with 404 and forwards nothing', async () => {
     const answer = await rawUpgrade(gw.port, '/api/management/v1/deviceconnect/sessions', { Authorization: `Bearer ${jwt}` })
     expect(answer).toMatch(/^HTTP\/1\.1 404/)
