@@ -2,6 +2,7 @@
 // (alg pinned to RS256, signature, expiry).
 import { generateKeyPair, sign, verify, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
+import { decodeJwtPart } from '../mender/jwt.js'
 
 export type JwtClaims = Record<string, unknown>
 
@@ -28,25 +29,13 @@ export function signJwt (claims: JwtClaims, keys: JwtKeys): string {
   return `${input}.${signature.toString('base64url')}`
 }
 
-function decodePart (part: string): Record<string, unknown> | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? value as Record<string, unknown>
-      : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** Verifies a compact JWT: RS256 only, valid signature, not expired at `nowSec` (exp is optional). */
 export function verifyJwt (token: string, keys: JwtKeys, nowSec = Math.floor(Date.now() / 1000)): JwtCheck {
   const parts = token.split('.')
   if (parts.length !== 3) return { ok: false, reason: 'malformed' }
   const [h, p, s] = parts as [string, string, string]
-  const header = decodePart(h)
-  const claims = decodePart(p)
+  const header = decodeJwtPart(h)
+  const claims = decodeJwtPart(p)
   if (header === undefined || claims === undefined || !/^[A-Za-z0-9_-]+$/.test(s)) {
     return { ok: false, reason: 'malformed' }
   }
@@ -62,5 +51,5 @@ export function verifyJwt (token: string, keys: JwtKeys, nowSec = Math.floor(Dat
 /** Decodes the claims of a JWT without verifying it (for tests and inspection). */
 export function decodeJwtClaims (token: string): JwtClaims | undefined {
   const part = token.split('.')[1]
-  return part === undefined ? undefined : decodePart(part)
+  return part === undefined ? undefined : decodeJwtPart(part)
 }

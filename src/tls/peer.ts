@@ -1,6 +1,7 @@
 // The verified identity of a device connection, parsed once per TLS socket and looked up by every request on it.
 import type { TLSSocket } from 'node:tls'
 import type { X509Certificate } from 'node:crypto'
+import { normalizeSerial } from '../pki/serial.js'
 
 export interface PeerIdentity {
   /** Subject common name ('' when absent). */
@@ -41,7 +42,7 @@ export function identityOf (cert: X509Certificate, tenant = 'default'): PeerIden
     names: [...(cn !== '' ? [cn] : []), ...sanValues(cert)],
     subject: cert.subject.replaceAll('\n', ', '),
     issuer: cert.issuer.replaceAll('\n', ', '),
-    serial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+    serial: normalizeSerial(cert.serialNumber),
     fingerprint: cert.fingerprint256.replaceAll(':', '').toLowerCase(),
     spki: cert.publicKey.export({ type: 'spki', format: 'der' }),
     tenant,
