@@ -7,7 +7,7 @@ import { identityOf, peerLog, setPeer } from './peer.js'
 import { decideAdmission, reasonForVerifyError } from './admission.js'
 import type { TrustSnapshot } from './trust.js'
 import type { X509Certificate } from 'node:crypto'
-import { allowedTenants, directTenant, peerIntermediates, tenantOfChain, type TenantTrust } from './tenants.js'
+import { allowedTenants, directTenant, peerIntermediates, tenantViaIntermediates, type TenantTrust } from './tenants.js'
 import { TtlCache } from '../device-auth/ttl-cache.js'
 
 export { reasonForVerifyError }
@@ -39,7 +39,7 @@ export interface GuardOptions {
 }
 
 /**
- * Tenant of a chain, remembered per leaf from full handshakes: a resumed session carries no intermediates, so a
+ * Tenant reached through intermediates, remembered per leaf from full handshakes: a resumed session carries none, so a
  * device whose intermediate is not in the bundle is recognised by what its full handshake proved. Cleared with trust.
  */
 class TenantMemo {
@@ -51,7 +51,7 @@ class TenantMemo {
       this.cache = new TtlCache<TenantTrust>(100_000, 3600_000)
       this.digest = snapshot.digest
     }
-    const found = tenantOfChain(leaf, intermediates, snapshot.tenants) ?? this.cache.get(leaf.fingerprint256)
+    const found = tenantViaIntermediates(leaf, intermediates, snapshot.tenants) ?? this.cache.get(leaf.fingerprint256)
     if (found !== undefined) this.cache.set(leaf.fingerprint256, found)
     return found
   }

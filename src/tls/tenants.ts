@@ -70,15 +70,11 @@ export function directTenant (leaf: X509Certificate, tenants: TenantTrust[], ver
   return candidates.find((c) => leaf.verify(c.ca.publicKey))?.t
 }
 
-/** The tenant whose CA signed the leaf, directly or through one intermediate the device sent. */
-export function tenantOfChain (leaf: X509Certificate, intermediates: X509Certificate[], tenants: TenantTrust[]): TenantTrust | undefined {
-  for (const t of tenants) {
-    for (const ca of t.caCerts) {
-      if (signedBy(leaf, ca)) return t
-      if (intermediates.some((i) => signedBy(leaf, i) && signedBy(i, ca))) return t
-    }
-  }
-  return undefined
+/** The tenant whose CA signed one of the intermediates the device sent, which in turn signed the leaf. */
+export function tenantViaIntermediates (leaf: X509Certificate, intermediates: X509Certificate[], tenants: TenantTrust[]): TenantTrust | undefined {
+  const issuers = intermediates.filter((i) => signedBy(leaf, i))
+  if (issuers.length === 0) return undefined
+  return tenants.find((t) => t.caCerts.some((ca) => issuers.some((i) => signedBy(i, ca))))
 }
 
 /** Intermediates a device sent (Node exposes them on full handshakes only). */

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { X509Certificate } from 'node:crypto'
 import { makeTestPki, type TestPki } from '../support/pki.js'
-import { allowedTenants, contextPlan, directTenant, loadTenants, tenantOfChain, type TenantTrust } from '../../src/tls/tenants.js'
+import { allowedTenants, contextPlan, directTenant, loadTenants, tenantViaIntermediates, type TenantTrust } from '../../src/tls/tenants.js'
 
 let pki: TestPki
 let tenants: TenantTrust[]
@@ -62,11 +62,11 @@ describe('tenant of a chain', () => {
 
   it('finds the tenant through an intermediate the device sent', () => {
     const leaf = x(pki.devices.viaIntermediate.certPem)
-    expect(tenantOfChain(leaf, [x(pki.intermediate.certPem)], [tenant('default', pki.root.certPem)])?.name).toBe('default')
+    expect(tenantViaIntermediates(leaf, [x(pki.intermediate.certPem)], [tenant('default', pki.root.certPem)])?.name).toBe('default')
   })
 
   it('finds no tenant through an intermediate when the device did not send it', () => {
-    expect(tenantOfChain(x(pki.devices.viaIntermediate.certPem), [], [tenant('default', pki.root.certPem)])).toBeUndefined()
+    expect(tenantViaIntermediates(x(pki.devices.viaIntermediate.certPem), [], [tenant('default', pki.root.certPem)])).toBeUndefined()
   })
 })
 
