@@ -6,29 +6,28 @@ import { connect as tcpConnect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { connect, type TLSSocket } from 'node:tls'
 import type { Agent } from 'undici'
-import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import type { TestCert, TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest, deviceAgent, eventually, postAuth, send } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/simulator/index.js'
 
 const MAC = '02:00:00:00:09:01'
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 let bound: TestCert
 let agent: Agent
 const forwardedAuth = (): number => sim.requests.filter((r) => r.url === AUTH_URL_PATH).length
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
   bound = await pki.device(MAC, 'ec', { uris: ['urn:dev:serial:SN-4711'], dns: ['sn-4711'] })
   agent = deviceAgent(pki, bound)
 })
 
 afterAll(async () => {
   await agent?.close()
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 beforeEach(() => { sim.reset() })

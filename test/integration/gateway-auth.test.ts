@@ -3,13 +3,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createPublicKey } from 'node:crypto'
 import { request, type Agent } from 'undici'
-import { makeTestPki, type TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import type { TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest, deviceAgent, postAuth, send, signBody } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/simulator/index.js'
 
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 let gw: GatewayHandle
 let agents: Record<'rsa' | 'ec' | 'ed25519', Agent>
 let mac = 0
@@ -18,8 +19,7 @@ const nextIdentity = (): Record<string, string> => ({ mac: `02:00:00:00:01:${(++
 const authForwards = (): number => sim.requests.filter((r) => r.url.startsWith(AUTH_URL_PATH)).length
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
   gw = await startGateway({ pki, backendUrl: sim.url })
   agents = { rsa: deviceAgent(pki, pki.devices.rsa), ec: deviceAgent(pki, pki.devices.ec), ed25519: deviceAgent(pki, pki.devices.ed25519) }
 })
@@ -27,8 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(Object.values(agents ?? {}).map(async (a) => await a.close()))
   await gw?.close()
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 beforeEach(() => { sim.reset() })

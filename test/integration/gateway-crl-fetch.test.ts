@@ -5,21 +5,21 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { connect } from 'node:tls'
 import { request } from 'undici'
-import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import type { TestCert, TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { eventually } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/simulator/index.js'
 import { issueCrl } from '../../src/pki/index.js'
 
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 let cdp: Server
 let served = { status: 200, body: '' }
 let url: string
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
   cdp = createServer((_req, res) => { res.writeHead(served.status, { 'content-type': 'application/pkix-crl' }).end(served.body) })
   await new Promise<void>((resolve) => cdp.listen(0, '127.0.0.1', resolve))
   url = `http://127.0.0.1:${(cdp.address() as AddressInfo).port}/root.crl`
@@ -27,8 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => cdp?.close(resolve))
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 async function admitted (gw: GatewayHandle, dev: TestCert): Promise<boolean> {

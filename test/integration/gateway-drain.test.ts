@@ -2,22 +2,21 @@
 // connection; a request pipelined behind it on that connection is never forwarded to Mender.
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { connect } from 'node:tls'
-import { makeTestPki, type TestPki } from '../support/pki.js'
-import { startGateway } from '../support/gateway.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { TestPki } from '../support/pki.js'
+import { startGateway, openBackend, type Backend } from '../support/gateway.js'
+import type { Simulator } from '../../src/simulator/index.js'
 
 const NEXT = '/api/devices/v1/deployments/device/deployments/next'
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
 })
 
 afterAll(async () => {
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 it('finishes the in-flight request with Connection: close and forwards nothing that arrives while draining', async () => {

@@ -4,19 +4,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { X509Certificate } from 'node:crypto'
 import { request, type Agent } from 'undici'
 import WebSocket from 'ws'
-import { makeTestPki, type TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import type { TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { authRequest, deviceAgent, postAuth, send, tlsProbe } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/simulator/index.js'
 
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 let gw: GatewayHandle
 let agent: Agent
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
   gw = await startGateway({ pki, backendUrl: sim.url })
   agent = deviceAgent(pki, pki.devices.ec)
 })
@@ -24,8 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.close()
   await gw?.close()
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 async function scrape (): Promise<string> {

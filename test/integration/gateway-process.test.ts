@@ -6,23 +6,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { issueServerCert } from '../../src/pki/index.js'
-import { makeTestPki, type TestPki } from '../support/pki.js'
-import { TEST_USER } from '../support/gateway.js'
+import type { TestPki } from '../support/pki.js'
+import { TEST_USER, openBackend, type Backend } from '../support/gateway.js'
 import { runCli } from '../support/process.js'
 import { deviceAgent, send } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/simulator/index.js'
 
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
 })
 
 afterAll(async () => {
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 function env (extra: Record<string, string> = {}): Record<string, string> {

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream'
 import { connect } from 'node:tls'
 import WebSocket from 'ws'
 import type { Agent } from 'undici'
-import { makeTestPki, type TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import type { TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { authRequest, deviceAgent, postAuth, send } from '../support/device.js'
 import { startSimulator, type Simulator } from '../../src/simulator/index.js'
 
@@ -17,13 +17,13 @@ const CONNECT = '/api/devices/v1/deviceconnect/connect'
 
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 let gw: GatewayHandle
 let agent: Agent
 let jwt: string
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
   gw = await startGateway({ pki, backendUrl: sim.url })
   agent = deviceAgent(pki, pki.devices.ec)
   jwt = (await postAuth(agent, gw.url, authRequest(pki.devices.ec.keyPem, { mac: '02:00:00:00:02:01' }))).text
@@ -32,8 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.close()
   await gw?.close()
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 beforeEach(() => { sim.requests.length = 0; sim.faults.clear() })

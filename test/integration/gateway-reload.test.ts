@@ -7,26 +7,25 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
 import { request } from 'undici'
-import { makeTestPki, type TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import type { TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { eventually } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/simulator/index.js'
 import { issueServerCert, type Issued } from '../../src/pki/index.js'
 
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 let dir: string
 let next: Issued
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
   next = await issueServerCert(pki.root, { cn: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'] })
 })
 
 afterAll(async () => {
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 beforeEach(async () => {

@@ -5,24 +5,23 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type TLSSocket } from 'node:tls'
-import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import type { TestCert, TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { eventually } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/simulator/index.js'
 import { issueCrl } from '../../src/pki/index.js'
 
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 let dir: string
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
 })
 
 afterAll(async () => {
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 beforeEach(async () => {

@@ -1,24 +1,23 @@
 // The TLS guard over real sockets: which certificates are admitted, which are refused, and the reason code logged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle } from '../support/gateway.js'
+import type { TestCert, TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { eventually, tlsProbe } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/simulator/index.js'
 
 let pki: TestPki
 let sim: Simulator
+let backend: Backend
 let gw: GatewayHandle
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  sim = await startSimulator()
+  ;({ pki, sim } = backend = await openBackend())
   gw = await startGateway({ pki, backendUrl: sim.url })
 })
 
 afterAll(async () => {
   await gw?.close()
-  await sim?.close()
-  await pki?.cleanup()
+  await backend?.close()
 })
 
 const withCert = (c: TestCert): Record<string, unknown> => ({ ca: pki.root.certPem, cert: c.chainPem, key: c.keyPem })

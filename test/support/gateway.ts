@@ -5,7 +5,8 @@ import { loadConfig } from '../../src/config/load.js'
 import type { Config, ConfigKey } from '../../src/config/schema.js'
 import { createLogger } from '../../src/logger.js'
 import { startGateway as start, type Running } from '../../src/server.js'
-import type { TestPki } from './pki.js'
+import { makeTestPki, type TestPki } from './pki.js'
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js'
 
 export interface LogRecord { level: string, msg: string, code?: string, event?: string, [k: string]: unknown }
 
@@ -74,4 +75,13 @@ export async function startGateway (o: StartGatewayOptions): Promise<GatewayHand
     withCode: (code) => capture.records.filter((r) => r.code === code),
     close: async () => await running.stop()
   }
+}
+
+export interface Backend { pki: TestPki, sim: Simulator, close: () => Promise<void> }
+
+/** A fresh test PKI and a Mender simulator for one test file; `close` stops the simulator and removes the PKI. */
+export async function openBackend (simOptions?: SimulatorOptions): Promise<Backend> {
+  const pki = await makeTestPki()
+  const sim = await startSimulator(simOptions)
+  return { pki, sim, close: async () => { await sim.close(); await pki.cleanup() } }
 }
