@@ -22,7 +22,8 @@ import { allTenantsToken, buildTenantServices, type TenantServices } from './ten
 import { DEFAULT_TENANT } from './tls/tenants.js'
 import { buildStatusApp, STATUS_OK } from './status/listener.js'
 import { checkReadiness } from './status/readiness.js'
-import { addGatewayHooks } from './http-hooks.js'
+import { addGatewayHooks, admittingRewrite, clientErrorHandler } from './http-hooks.js'
+import { RequestAdmission } from './request-admission.js'
 import { Metrics } from './metrics.js'
 import { backPressure, limitConnections } from './limits.js'
 
@@ -41,7 +42,9 @@ export interface Gateway {
   close: () => Promise<void>
 }
 
-function createHttpsApp (config: Config, trust: TrustSnapshot, sni: { current: () => TrustSnapshot }, logger: Logger): FastifyInstance {
+interface AppParts { config: Config, trust: TrustSnapshot, sni: { current: () => TrustSnapshot }, logger: Logger, admission: RequestAdmission }
+
+function createHttpsApp ({ config, trust, sni, logger, admission }: AppParts): FastifyInstance {
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
     https: {
@@ -57,6 +60,9 @@ function createHttpsApp (config: Config, trust: TrustSnapshot, sni: { current: (
     },
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
+    // every request is admitted before routing; the router only ever sees a canonical path
+    rewriteUrl: admittingRewrite(admission),
+    clientErrorHandler: clientErrorHandler(logger),
     requestIdHeader: false,
     bodyLimit: config.body_limit,
     connectionTimeout: 0,
@@ -122,21 +128,24 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
   const dispatcher = createUpstreamAgent(config, tls)
   const backend = config.mender_backend.replace(/\/+$/, '')
   const headers = new HeaderRewriter(config.forward_identity)
-  const tunnels = new WebsocketTunnels({ backend, tls, connectTimeoutMs: config.upstream_connect_timeout, log: logger, headers })
   let parts: TrustParts | undefined
   const metrics = new Metrics({
     openConnections: () => parts?.guard.openConnections() ?? 0,
-    openWebsockets: () => tunnels.size,
+    // read at scrape time, after construction
+    openWebsockets: (): number => tunnels.size,
     trust: () => parts?.reloader.current()
   })
-  tunnels.onUpstreamError = (code) => metrics.upstreamErrors.inc({ kind: code })
-  const app = createHttpsApp(config, trust, { current: () => parts?.reloader.current() ?? trust }, logger)
+  let draining = false
+  const admission = new RequestAdmission({ isDraining: () => draining, metrics })
+  const tunnels = new WebsocketTunnels({
+    backend, tls, connectTimeoutMs: config.upstream_connect_timeout, headersTimeoutMs: config.upstream_headers_timeout, log: logger, headers, admission
+  })
+  const app = createHttpsApp({ config, trust, sni: { current: () => parts?.reloader.current() ?? trust }, logger, admission })
   // the app is an https server (see createHttpsApp); Fastify's default typing says http
   const server = app.server as unknown as Server
   const { reloader, guard } = parts = startTrust(server, config, trust, logger, metrics, crls)
   const tenants = buildTenantServices(config, { backend, dispatcher, log: logger, onLogin: (result) => metrics.managementLogins.inc({ result }) })
-  let draining = false
-  addGatewayHooks(app, metrics, () => draining)
+  addGatewayHooks(app, admission, () => draining)
   await backPressure(app, config.max_event_loop_delay)
   await registerRoutes(app, config, { backend, dispatcher, headers, tenants, metrics })
   server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))

@@ -1,5 +1,6 @@
 // Turns any error into Mender's error shape: status, `{"error","request_id"}` body, X-MEN-RequestID header; the
 // device learns nothing more, the log gets the stable code and the cause.
+import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { HttpErrors, isCoded, type CodedError } from './errors.js'
 import { peerLog, peerOf } from './tls/peer.js'
@@ -24,7 +25,21 @@ export function toHttpError (err: unknown): CodedError {
   return new HttpErrors.INTERNAL({ cause: err })
 }
 
-export function sendError (request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+/** The Mender-shaped body of an error. */
+export function errorBody (id: string, err: CodedError): string {
+  return JSON.stringify({ error: err.message, request_id: id })
+}
+
+/** A complete HTTP/1.1 error response that closes the connection, for sockets without an HTTP layer. */
+export function rawErrorResponse (id: string, err: CodedError, extra: Record<string, string> = {}): string {
+  const status = err.statusCode ?? 500
+  const body = errorBody(id, err)
+  const headers = Object.entries(extra).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `X-MEN-RequestID: ${id}\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+}
+
+export function sendError (request: FastifyRequest, reply: FastifyReply, err: unknown, detail?: string): FastifyReply {
   const coded = toHttpError(err)
   const status = coded.statusCode ?? 500
   request.errorCode = coded.code
@@ -32,7 +47,8 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: un
     code: coded.code,
     status,
     device: peerLog(request.peer ?? peerOf(request.raw.socket)),
-    cause: coded === err ? (coded.cause as Error | undefined)?.message : (err as Error).message
+    cause: coded === err ? (coded.cause as Error | undefined)?.message : (err as Error).message,
+    ...(detail !== undefined ? { detail } : {})
   }
   if (status >= 500) request.log.error(fields, coded.message)
   else request.log.warn(fields, coded.message)
@@ -40,5 +56,5 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: un
     .code(status)
     .header('x-men-requestid', request.id)
     .type('application/json; charset=utf-8')
-    .send(JSON.stringify({ error: coded.message, request_id: request.id }))
+    .send(errorBody(request.id, coded))
 }

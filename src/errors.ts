@@ -9,6 +9,10 @@ const def = (code: string, message: string, status: number): Ctor => createError
 export const HttpErrors = {
   BAD_REQUEST: def('MTLS_ERR_BAD_REQUEST', 'bad request', 400),
   UNAUTHENTICATED: def('MTLS_ERR_UNAUTHENTICATED', 'unauthorized', 401),
+  BAD_TARGET: def('MTLS_ERR_BAD_TARGET', 'bad request', 400),
+  BAD_UPGRADE: def('MTLS_ERR_BAD_UPGRADE', 'bad request', 400),
+  REQUEST_TIMEOUT: def('MTLS_ERR_REQUEST_TIMEOUT', 'request timeout', 408),
+  HEADERS_TOO_LARGE: def('MTLS_ERR_HEADERS_TOO_LARGE', 'request header fields too large', 431),
   NOT_FOUND: def('MTLS_ERR_NOT_FOUND', 'not found', 404),
   AUTH_PATH_ALIAS: def('MTLS_ERR_AUTH_PATH_ALIAS', 'not found', 404),
   METHOD_NOT_ALLOWED: def('MTLS_ERR_METHOD_NOT_ALLOWED', 'method not allowed', 405),

@@ -1,56 +1,49 @@
-// Hooks every request on the mTLS app goes through: admission (no admitted peer → 401, draining → 503), the access
-// log line and request metrics, Connection: close while draining, and Mender-shaped errors and 404s.
-import type { TLSSocket } from 'node:tls'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { HttpErrors } from './errors.js'
-import { sendError } from './error-reply.js'
+// Hooks every HTTP request on the mTLS app goes through: the request admission (run before routing, so Fastify only
+// ever routes a canonical path), the access log line and metrics, Connection: close while draining, Mender-shaped
+// errors and 404s, and Mender-shaped answers to requests Node's HTTP parser refused.
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { HttpErrors, type CodedError } from './errors.js'
+import { rawErrorResponse, sendError } from './error-reply.js'
 import { peerLog, peerOf } from './tls/peer.js'
-import { AUTH_PATH } from './device-auth/interceptor.js'
-import type { Metrics } from './metrics.js'
+import { routeOf, type Admission, type RequestAdmission } from './request-admission.js'
+import { requestId } from './request-id.js'
 
-const UPSTREAM_CODE = /^MTLS_ERR_(UPSTREAM|MGMT|PREAUTH)_/
+/** Time an answered, half-closed connection gets to drain before it is destroyed. */
+const CLOSE_GRACE_MS = 1000
 
-/**
- * True when the request's Host names another server than the TLS server name (SNI) the connection was made for: a
- * connection set up for one tenant must not carry requests meant for another (RFC 9110 §15.5.20, 421).
- */
-export function misdirected (servername: string | false | null | undefined, host: string | undefined): boolean {
-  if (typeof servername !== 'string' || servername === '' || host === undefined) return false
-  const hostname = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')
-  return hostname.toLowerCase() !== servername.toLowerCase()
+const admissions = new WeakMap<IncomingMessage, Admission>()
+
+/** Fastify's `rewriteUrl`: admits the request and hands the router its canonical path (`/` when refused). */
+export function admittingRewrite (admission: RequestAdmission): (req: IncomingMessage) => string {
+  return (req) => {
+    const verdict = admission.admit(req, false)
+    admissions.set(req, verdict)
+    return verdict.ok ? verdict.path + verdict.query : '/'
+  }
 }
 
-/** Low-cardinality route label for metrics. */
-export function routeGroup (request: FastifyRequest): string {
-  const route = request.routeOptions.url
-  if (route === AUTH_PATH) return 'auth'
-  if (route === '/status') return 'status'
-  if (route?.startsWith('/api/devices') === true) return 'device'
-  return 'other'
-}
-
-export function addGatewayHooks (app: FastifyInstance, metrics: Metrics, isDraining: () => boolean): void {
+export function addGatewayHooks (app: FastifyInstance, admission: RequestAdmission, isDraining: () => boolean): void {
   app.decorateRequest('peer', undefined)
   app.decorateRequest('errorCode', undefined)
   app.addHook('onRequest', async (request, reply) => {
-    request.peer = peerOf(request.raw.socket)
-    if (request.peer === undefined) return await sendError(request, reply, new HttpErrors.UNAUTHENTICATED())
-    if (isDraining()) return await sendError(request, reply, new HttpErrors.SHUTTING_DOWN())
-    if (misdirected((request.raw.socket as TLSSocket).servername, request.headers.host)) return await sendError(request, reply, new HttpErrors.MISDIRECTED())
+    const verdict = admissions.get(request.raw)
+    request.peer = verdict?.peer
+    if (verdict === undefined) return await sendError(request, reply, new HttpErrors.UNAUTHENTICATED())
+    if (!verdict.ok) return await sendError(request, reply, verdict.error, verdict.detail)
   })
   app.addHook('onResponse', async (request, reply) => {
-    const route = routeGroup(request)
-    metrics.requests.inc({ route, method: request.method, status: reply.statusCode })
-    metrics.duration.observe({ route }, reply.elapsedTime / 1000)
-    if (request.errorCode !== undefined && UPSTREAM_CODE.test(request.errorCode)) metrics.upstreamErrors.inc({ kind: request.errorCode })
-    request.log.info({
-      event: 'access',
+    admission.answered(request.log, {
       method: request.method,
-      url: request.url,
+      url: request.originalUrl,
+      route: routeOf(request.url),
       status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
-      device: peerLog(request.peer)
-    }, 'request')
+      ms: reply.elapsedTime,
+      peer: request.peer,
+      errorCode: request.errorCode
+    })
   })
   // while draining, every response closes its connection so keep-alive clients let the server finish
   app.addHook('onSend', async (_request, reply) => {
@@ -58,6 +51,41 @@ export function addGatewayHooks (app: FastifyInstance, metrics: Metrics, isDrain
   })
   app.setErrorHandler(async (err, request, reply) => await sendError(request, reply, err))
   app.setNotFoundHandler(async (request, reply) => await sendError(request, reply, new HttpErrors.NOT_FOUND()))
+}
+
+/** The coded error for a request Node's HTTP parser refused. */
+function parserError (err: NodeJS.ErrnoException): CodedError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return new HttpErrors.HEADERS_TOO_LARGE()
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new HttpErrors.REQUEST_TIMEOUT()
+  return new HttpErrors.BAD_REQUEST()
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a Mender-shaped answer and one coded log line naming the parser's reason. The
+ * error's `rawPacket` (the request bytes, credentials included) is never logged.
+ */
+export function clientErrorHandler (log: Logger): (err: NodeJS.ErrnoException, socket: Socket) => void {
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    const coded = parserError(err)
+    const id = requestId({ headers: {} })
+    const peer = peerOf(socket)
+    log.warn({
+      code: coded.code,
+      reqId: id,
+      parserError: err.code,
+      reason: err.message,
+      remote: socket.remoteAddress,
+      device: peerLog(peer)
+    }, coded.message)
+    // a socket the TLS guard never admitted (e.g. its handshake timed out) gets no HTTP answer
+    if (peer === undefined || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    socket.end(rawErrorResponse(id, coded))
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
+  }
 }
 
 declare module 'fastify' {

@@ -19,10 +19,18 @@ export const REDACT_PATHS = [
   'config.mender_token'
 ]
 
+/** pino's error serializer without `rawPacket` (the bytes of a request the HTTP parser refused, credentials included). */
+function errSerializer (err: Error): Record<string, unknown> {
+  const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>
+  delete out.rawPacket
+  return out
+}
+
 export function loggerOptions (config: Pick<Config, 'debug_log' | 'log_level'>): LoggerOptions {
   return {
     level: config.debug_log ? 'debug' : config.log_level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { err: errSerializer },
     base: { service: 'mtls-ambassador' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) }

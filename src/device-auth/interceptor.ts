@@ -16,8 +16,10 @@ import { parseAuthRequest, type AuthRequest } from './parse.js'
 import { sameKey } from './keys.js'
 import { checkBinding, type BindingMode } from './binding.js'
 import type { Preauthorizer } from './preauthorizer.js'
+import { AUTH_PATH } from '../mender/paths.js'
+import { retryDelay } from '../proxy/retry.js'
 
-export const AUTH_PATH = '/api/devices/v1/authentication/auth_requests'
+export { AUTH_PATH }
 
 export interface InterceptorOptions {
   backend: string
@@ -25,7 +27,7 @@ export interface InterceptorOptions {
   bodyLimit: number
   keyMatch: 'strict' | 'relaxed'
   /** Per tenant: its preauthorizer and the tenant token its devices must send ('' = unchecked). */
-  tenants: Map<string, { preauthorizer: Pick<Preauthorizer, 'ensure'>, tenantToken: string }>
+  tenants: Map<string, { preauthorizer: Pick<Preauthorizer, 'ensure' | 'forget'>, tenantToken: string }>
   binding: { mode: BindingMode, keys: string[] }
   headers: HeaderRewriter
   /** Auth requests allowed per certificate fingerprint per window (0: no limit). */
@@ -67,7 +69,8 @@ async function handleAuthRequest (o: InterceptorOptions, request: FastifyRequest
     const decision = await tenant.preauthorizer.ensure(auth.identity, auth.spki, auth.pubkeyPem)
     decisionLog(request, peer, auth, decision)
     o.onDecision?.(decision, '')
-    return forward(o, request, reply, body)
+    // a 401 for a pair we preauthorized means Mender no longer has it: the next attempt preauthorizes again
+    return forward(o, request, reply, body, () => { tenant.preauthorizer.forget(auth.identity, auth.spki) })
   } catch (err) {
     const code = (err as { code?: string }).code
     request.log.warn({ event: 'auth_decision', decision: 'refused', code, device: peerLog(peer) }, 'auth request refused')
@@ -77,8 +80,13 @@ async function handleAuthRequest (o: InterceptorOptions, request: FastifyRequest
 }
 
 /** The original bytes to Mender; its answer back unchanged (but for hop-by-hop headers). */
-function forward (o: InterceptorOptions, request: FastifyRequest, reply: FastifyReply, body: Buffer): FastifyReply {
+function forward (o: InterceptorOptions, request: FastifyRequest, reply: FastifyReply, body: Buffer, onRefused: () => void): FastifyReply {
   return reply.from(AUTH_PATH, {
+    retryDelay,
+    onResponse: (_request, _reply, res) => {
+      if (res.statusCode === 401) onRefused()
+      reply.send(res.stream)
+    },
     body,
     contentType: request.headers['content-type'] ?? 'application/json',
     rewriteRequestHeaders: (_req, headers) => o.headers.rewrite(request, headers),

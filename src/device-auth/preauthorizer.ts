@@ -15,6 +15,9 @@ export interface PreauthorizerOptions {
   now?: () => number
 }
 
+const pairKey = (identity: Record<string, unknown>, spki: Buffer): string =>
+  `${identityHash(identity)}:${createHash('sha256').update(spki).digest('hex')}`
+
 export class Preauthorizer {
   private readonly cache: TtlCache<Exclude<PreauthDecision, 'cached'>>
   private readonly inflight = new Map<string, Promise<Exclude<PreauthDecision, 'cached'>>>()
@@ -23,9 +26,14 @@ export class Preauthorizer {
     this.cache = new TtlCache(o.maxEntries, o.ttlSeconds * 1000, o.now)
   }
 
+  /** Forgets the pair (Mender refused the device although we had preauthorized it: an admin removed it). */
+  forget (identity: Record<string, unknown>, spki: Buffer): void {
+    this.cache.delete(pairKey(identity, spki))
+  }
+
   /** Preauthorizes (or finds already done) the pair; `cached` when no management call was needed. */
   async ensure (identity: Record<string, unknown>, spki: Buffer, pubkeyPem: string): Promise<PreauthDecision> {
-    const key = `${identityHash(identity)}:${createHash('sha256').update(spki).digest('hex')}`
+    const key = pairKey(identity, spki)
     if (this.cache.get(key) !== undefined) return 'cached'
     const pending = this.inflight.get(key)
     if (pending !== undefined) return await pending

@@ -24,5 +24,9 @@ export class TtlCache<V> {
     }
   }
 
+  delete (key: string): void {
+    this.map.delete(key)
+  }
+
   get size (): number { return this.map.size }
 }

@@ -1,16 +1,16 @@
 // Reverse proxy for every /api/devices/* HTTP call (all methods) to Mender: streaming bodies, Host rewritten,
-// forwarded headers added, errors answered in Mender's shape. The auth path is never proxied here; websocket
-// upgrades are tunnelled by websocket-tunnel.ts.
+// forwarded headers added, errors answered in Mender's shape. Requests reach it already admitted with a canonical
+// path (see request-admission.ts); the auth path has its own route; websocket upgrades are tunnelled apart.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import httpProxy from '@fastify/http-proxy'
 import type { Dispatcher } from 'undici'
-import { HttpErrors } from '../errors.js'
 import { sendError } from '../error-reply.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
+import { DEVICE_PREFIX } from '../mender/paths.js'
 import { responseHeaders, type HeaderRewriter } from './headers.js'
-import { isAuthPathAlias } from './path.js'
+import { retryDelay } from './retry.js'
 
-export const DEVICE_PREFIX = '/api/devices'
+export { DEVICE_PREFIX }
 
 export interface ProxyOptions { backend: string, dispatcher: Dispatcher, headers: HeaderRewriter }
 
@@ -21,15 +21,11 @@ export async function deviceProxy (app: FastifyInstance, o: ProxyOptions): Promi
     rewritePrefix: DEVICE_PREFIX,
     undici: o.dispatcher,
     disableRequestLogging: true,
-    preHandler: refuseAuthAliases,
     replyOptions: {
-      rewriteRequestHeaders: (request, headers) => o.headers.rewrite(request as FastifyRequest, headers),
+      retryDelay,
+      rewriteRequestHeaders: (request, headers) => o.headers.rewrite(request as FastifyRequest, headers, request.headers.connection),
       rewriteHeaders: (headers) => responseHeaders(headers),
       onError: (reply, { error }) => { sendError(reply.request as FastifyRequest, reply as FastifyReply, upstreamFailure(error)) }
     }
   })
-}
-
-async function refuseAuthAliases (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (isAuthPathAlias(request.url)) await sendError(request, reply, new HttpErrors.AUTH_PATH_ALIAS())
 }

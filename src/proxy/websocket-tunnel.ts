@@ -1,106 +1,187 @@
-// Websocket upgrades under /api/devices/ are tunnelled, not re-framed: the upgrade request goes to Mender with Host
-// rewritten and forwarded headers added, Mender's 101 answer and every later byte are piped back unchanged. So every
-// header (Authorization, Sec-WebSocket-Protocol: protomsg/msgpack, extensions) reaches Mender as the device sent it.
-import { connect as tcpConnect, type Socket } from 'node:net'
-import { connect as tlsConnect, type TLSSocket } from 'node:tls'
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+// Websocket upgrades under /api/devices/ are tunnelled, not re-framed. The upgrade is admitted like any request, sent
+// to the configured backend's origin (never a host the target names) with the device's headers in order, and only a
+// 101 answer turns the connection into a raw pipe; any other answer is relayed and the connection closed, so no byte
+// the device sends later reaches Mender unchecked. Connect and header timeouts bound the wait for Mender.
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { HttpErrors, type CodedError } from '../errors.js'
-import { peerLog, peerOf } from '../tls/peer.js'
+import type { CodedError } from '../errors.js'
+import { rawErrorResponse } from '../error-reply.js'
 import { requestId } from '../request-id.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
-import { IDENTITY_HEADER, type HeaderRewriter } from './headers.js'
-import { isAuthPathAlias, normalisePath } from './path.js'
-import { misdirected } from '../http-hooks.js'
+import { responseHeaders, type HeaderRewriter } from './headers.js'
 import type { UpstreamTls } from './upstream.js'
+import type { RequestAdmission } from '../request-admission.js'
+import { peerOf, type PeerIdentity } from '../tls/peer.js'
 
-const REPLACED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-men-requestid', IDENTITY_HEADER])
+/** Largest non-101 answer relayed to the device (Mender's error bodies are tiny). */
+const MAX_REFUSAL_BODY = 64 * 1024
 
-export interface TunnelOptions { backend: string, tls: UpstreamTls, connectTimeoutMs: number, log: Logger, headers: HeaderRewriter }
-
-/** Mender-shaped refusal written straight to the socket (no HTTP layer exists for an upgrade). */
-function refuse (socket: Duplex, id: string, err: CodedError): void {
-  const status = err.statusCode ?? 500
-  const body = JSON.stringify({ error: err.message, request_id: id })
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `X-MEN-RequestID: ${id}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+export interface TunnelOptions {
+  backend: string
+  tls: UpstreamTls
+  connectTimeoutMs: number
+  headersTimeoutMs: number
+  log: Logger
+  headers: HeaderRewriter
+  admission: RequestAdmission
 }
 
-/** The upgrade request as Mender must see it: the device's headers in order, Host and forwarding headers ours. */
-export function upstreamHead (req: IncomingMessage, target: URL, id: string, headers: HeaderRewriter): string {
-  const lines = [`${req.method ?? 'GET'} ${target.pathname}${target.search} HTTP/1.1`, `Host: ${target.host}`]
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i] ?? ''
-    if (!REPLACED.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[i + 1] ?? ''}`)
-  }
-  const fwd = headers.forwarded({ id, socket: req.socket, peer: peerOf(req.socket) })
-  for (const [name, value] of Object.entries(fwd)) lines.push(`${name}: ${value}`)
-  return lines.join('\r\n') + '\r\n\r\n'
+interface Exchange {
+  req: IncomingMessage
+  socket: Duplex
+  head: Buffer
+  id: string
+  log: Logger
+  started: number
+  peer: PeerIdentity | undefined
 }
 
-function dial (target: URL, o: TunnelOptions): Socket {
-  const port = Number(target.port !== '' ? target.port : target.protocol === 'https:' ? 443 : 80)
-  const host = target.hostname.replace(/^\[|\]$/g, '')
-  const socket = target.protocol === 'https:'
-    ? tlsConnect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...o.tls })
-    : tcpConnect({ host, port })
-  socket.setTimeout(o.connectTimeoutMs, () => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })))
-  return socket
+function timeoutError (code: string): Error {
+  return Object.assign(new Error(code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect timeout' : 'headers timeout'), { code })
+}
+
+/** The status line and headers of an answer, as raw HTTP/1.1 text. */
+function headText (status: number, message: string, rawHeaders: string[]): string {
+  let out = `HTTP/1.1 ${status} ${message}\r\n`
+  for (let i = 0; i < rawHeaders.length; i += 2) out += `${rawHeaders[i] ?? ''}: ${rawHeaders[i + 1] ?? ''}\r\n`
+  return out + '\r\n'
 }
 
 export class WebsocketTunnels {
   private readonly open = new Set<Duplex>()
-  /** Called with the code of every upstream failure (metrics). */
-  onUpstreamError: ((code: string) => void) | undefined
+  private readonly origin: URL
 
-  constructor (private readonly o: TunnelOptions) {}
+  constructor (private readonly o: TunnelOptions) {
+    this.origin = new URL(o.backend)
+  }
 
   get size (): number { return this.open.size }
 
-  /** Handles one 'upgrade' event of the mTLS server. */
+  /** Handles one 'upgrade' event of the mTLS server; never throws (a failure destroys the device socket). */
   handle (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const id = requestId(req)
-    const peer = peerOf(socket)
-    const log = this.o.log.child({ reqId: id })
-    const path = normalisePath(req.url ?? '')
-    let refusal: CodedError | undefined
-    if (peer === undefined) refusal = new HttpErrors.UNAUTHENTICATED()
-    else if (path === undefined || !path.startsWith('/api/devices/')) refusal = new HttpErrors.NOT_FOUND()
-    else if (isAuthPathAlias(req.url ?? '')) refusal = new HttpErrors.AUTH_PATH_ALIAS()
-    else if (misdirected((socket as TLSSocket).servername, req.headers.host)) refusal = new HttpErrors.MISDIRECTED()
-    if (refusal !== undefined) {
-      log.warn({ code: refusal.code, event: 'upgrade', url: req.url, device: peerLog(peer) }, 'websocket upgrade refused')
-      refuse(socket, id, refusal)
-      return
+    const ex: Exchange = { req, socket, head, id, log: this.o.log.child({ reqId: id }), started: Date.now(), peer: peerOf(socket) }
+    try {
+      socket.on('error', () => socket.destroy())
+      const verdict = this.o.admission.admit(req, true)
+      if (!verdict.ok) {
+        ex.log.warn({ code: verdict.error.code, event: 'upgrade', detail: verdict.detail }, 'websocket upgrade refused')
+        this.answer(ex, verdict.error)
+        return
+      }
+      this.forward(ex, verdict.path + verdict.query)
+    } catch (err) {
+      ex.log.error({ code: 'MTLS_ERR_INTERNAL', event: 'upgrade', cause: (err as Error).message }, 'websocket upgrade failed')
+      socket.destroy()
     }
-    const target = new URL(req.url ?? '/', this.o.backend)
-    this.open.add(socket)
-    const upstream = dial(target, this.o)
-    const started = Date.now()
-    let tunnelled = false
-    upstream.once(target.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-      tunnelled = true
-      upstream.setTimeout(0)
-      upstream.write(upstreamHead(req, target, id, this.o.headers))
-      if (head.length > 0) upstream.write(head)
-      upstream.pipe(socket)
-      socket.pipe(upstream)
-      upstream.once('data', (first: Buffer) => {
-        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(first.toString('latin1', 0, 16))?.[1] ?? 0)
-        log.info({ event: 'upgrade', url: req.url, status, ms: Date.now() - started, device: peerLog(peer) }, 'websocket tunnel')
+  }
+
+  /** Answers the device with a coded error and closes its connection. */
+  private answer (ex: Exchange, err: CodedError): void {
+    if (ex.socket.writable) ex.socket.end(rawErrorResponse(ex.id, err))
+    this.done(ex, err.statusCode ?? 500, err.code)
+  }
+
+  private done (ex: Exchange, status: number, errorCode?: string): void {
+    this.o.admission.answered(ex.log, {
+      method: ex.req.method ?? 'GET',
+      url: ex.req.url ?? '',
+      route: 'device',
+      status,
+      ms: Date.now() - ex.started,
+      peer: ex.peer,
+      errorCode,
+      upgrade: true
+    })
+  }
+
+  private forward (ex: Exchange, path: string): void {
+    const https = this.origin.protocol === 'https:'
+    const host = this.origin.hostname.replace(/^\[|\]$/g, '')
+    const upstream: ClientRequest = (https ? httpsRequest : httpRequest)({
+      host,
+      port: this.origin.port !== '' ? Number(this.origin.port) : (https ? 443 : 80),
+      method: 'GET',
+      path,
+      headers: this.o.headers.rewriteRaw({ id: ex.id, socket: ex.req.socket, peer: ex.peer }, ex.req.rawHeaders, this.origin.host),
+      agent: false,
+      setHost: false,
+      ...(https ? { ...this.o.tls, servername: /^[\d.:]+$/.test(host) ? undefined : host } : {})
+    })
+    let settled = false
+    let timer = setTimeout(() => upstream.destroy(timeoutError('UND_ERR_CONNECT_TIMEOUT')), this.o.connectTimeoutMs)
+    upstream.once('socket', (s: Socket) => {
+      s.once(https ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => upstream.destroy(timeoutError('UND_ERR_HEADERS_TIMEOUT')), this.o.headersTimeoutMs)
       })
     })
+    const settle = (): boolean => {
+      if (settled) return false
+      settled = true
+      clearTimeout(timer)
+      return true
+    }
+    upstream.once('upgrade', (res: IncomingMessage, up: Socket, upHead: Buffer) => { if (settle()) this.pipe(ex, res, up, upHead) })
+    upstream.once('response', (res: IncomingMessage) => { if (settle()) this.relayRefusal(ex, res) })
     upstream.on('error', (err) => {
-      if (tunnelled) return
+      if (!settle()) return
       const coded = upstreamFailure(err)
-      log.error({ code: coded.code, event: 'upgrade', url: req.url, cause: err.message, device: peerLog(peer) }, 'websocket upstream failed')
-      this.onUpstreamError?.(coded.code)
-      refuse(socket, id, coded)
+      ex.log.error({ code: coded.code, event: 'upgrade', cause: err.message }, 'websocket upstream failed')
+      this.answer(ex, coded)
     })
-    upstream.on('close', () => { if (tunnelled) socket.destroy() })
-    socket.on('error', () => upstream.destroy())
-    socket.on('close', () => { this.open.delete(socket); upstream.destroy() })
+    ex.socket.once('close', () => { if (settle()) upstream.destroy() })
+    upstream.end()
+  }
+
+  /** A 101: Mender's answer goes back as is, then bytes flow both ways until either side closes. */
+  private pipe (ex: Exchange, res: IncomingMessage, up: Socket, upHead: Buffer): void {
+    const { socket } = ex
+    if (socket.destroyed) {
+      up.destroy()
+      return
+    }
+    this.open.add(socket)
+    socket.write(headText(101, res.statusMessage ?? 'Switching Protocols', res.rawHeaders))
+    if (upHead.length > 0) socket.write(upHead)
+    if (ex.head.length > 0) up.write(ex.head)
+    up.pipe(socket)
+    socket.pipe(up)
+    up.on('error', () => socket.destroy())
+    up.on('close', () => socket.destroy())
+    socket.on('close', () => { this.open.delete(socket); up.destroy() })
+    this.done(ex, 101)
+  }
+
+  /** Any other answer: relayed (bounded, Connection: close) and the device connection closed; nothing is piped. */
+  private relayRefusal (ex: Exchange, res: IncomingMessage): void {
+    const chunks: Buffer[] = []
+    let size = 0
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= MAX_REFUSAL_BODY) chunks.push(chunk)
+      else res.destroy()
+    })
+    let finished = false
+    const finish = (): void => {
+      if (finished) return
+      finished = true
+      const body = Buffer.concat(chunks)
+      const headers = responseHeaders({ ...res.headers }) as Record<string, string | string[] | undefined>
+      delete headers['content-length']
+      delete headers['transfer-encoding']
+      const raw = Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v ?? '']).flatMap((x) => [k, x]))
+      raw.push('content-length', String(body.length), 'connection', 'close')
+      if (ex.socket.writable) ex.socket.end(Buffer.concat([Buffer.from(headText(res.statusCode ?? 502, res.statusMessage ?? '', raw), 'latin1'), body]))
+      this.done(ex, res.statusCode ?? 502)
+    }
+    res.once('end', finish)
+    // an answer cut short (or too large) is still relayed as far as it got, and the connection closed
+    res.once('close', finish)
+    res.on('error', () => {})
   }
 
   /** Closes every tunnel (shutdown): websockets have no request boundary to drain at. */

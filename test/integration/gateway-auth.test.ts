@@ -7,6 +7,7 @@ import type { TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest, deviceAgent, postAuth, send, signBody } from '../support/device.js'
 import type { Simulator } from '../../src/simulator/index.js'
+import { http, login } from '../support/sim-helpers.js'
 
 let pki: TestPki
 let sim: Simulator
@@ -216,6 +217,19 @@ describe('auth request: Mender failures', () => {
     } finally {
       await g.close()
     }
+  })
+
+  it('preauthorizes again after Mender answers 401 to a cached pair (the device was deleted by an admin)', async () => {
+    const identity = nextIdentity()
+    expect((await postAuth(agents.ec, gw.url, authRequest(pki.devices.ec.keyPem, identity))).status).toBe(200)
+    const id = sim.state.deviceByIdentity(identity)?.id ?? ''
+    const admin = await login(sim.url)
+    expect((await http(sim.url, `/api/management/v2/devauth/devices/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(204)
+    // the cached preauthorization is stale: Mender answers 401 once, and the gateway forgets the pair
+    expect((await postAuth(agents.ec, gw.url, authRequest(pki.devices.ec.keyPem, identity))).status).toBe(401)
+    const again = await postAuth(agents.ec, gw.url, authRequest(pki.devices.ec.keyPem, identity))
+    expect(again.status).toBe(200)
+    expect(sim.state.deviceByIdentity(identity)?.status).toBe('accepted')
   })
 
   it('admits a key that differs from the certificate key in relaxed mode', async () => {

@@ -26,6 +26,14 @@ const at = (obj: unknown, ...path: string[]): unknown =>
   path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj)
 
 describe('logger redaction', () => {
+  it('drops an error\'s rawPacket (the refused request bytes) at trace level, keeping its code', () => {
+    const sink = new LogSink()
+    const err = Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_HEADER_TOKEN', rawPacket: Buffer.from(`Authorization: Bearer ${SECRET}`) })
+    createLogger({ debug_log: false, log_level: 'trace' }, sink).trace({ err }, 'client error')
+    expect(at(sink.lines[0], 'err', 'code')).toBe('HPE_INVALID_HEADER_TOKEN')
+    expect(at(sink.lines[0], 'err', 'rawPacket')).toBeUndefined()
+  })
+
   it('redacts req.headers.authorization', () => {
     expect(at(logged({ req: { headers: { authorization: `Bearer ${SECRET}` } } }), 'req', 'headers', 'authorization')).toBe('[redacted]')
   })
