@@ -22,7 +22,7 @@ import { allTenantsToken, buildTenantServices, type TenantServices } from './ten
 import { DEFAULT_TENANT } from './tls/tenants.js'
 import { buildStatusApp, STATUS_OK } from './status/listener.js'
 import { checkReadiness } from './status/readiness.js'
-import { addGatewayHooks, admittingRewrite, clientErrorHandler } from './http-hooks.js'
+import { addGatewayHooks, admittingRewrite, clientErrorHandler, expectationFailed } from './http-hooks.js'
 import { RequestAdmission } from './request-admission.js'
 import { Metrics } from './metrics.js'
 import { backPressure, limitConnections } from './limits.js'
@@ -56,7 +56,9 @@ function createHttpsApp ({ config, trust, sni, logger, admission }: AppParts): F
       rejectUnauthorized: false,
       handshakeTimeout: config.handshake_timeout,
       // how often Node enforces headers/request timeouts (slowloris); its default of 30 s is too lax
-      connectionsCheckingInterval: Math.min(1000, config.headers_timeout)
+      connectionsCheckingInterval: Math.min(1000, config.headers_timeout),
+      // a missing Host is refused by the request admission, in Mender's error shape (Node's own 400 has no body)
+      requireHostHeader: false
     },
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
@@ -73,6 +75,8 @@ function createHttpsApp ({ config, trust, sni, logger, admission }: AppParts): F
     return503OnClosing: false
   })
   app.server.headersTimeout = config.headers_timeout
+  // an Expect other than 100-continue: Mender-shaped 417 instead of Node's bare one
+  app.server.on('checkExpectation', (req, res) => { expectationFailed(logger, req, res) })
   return app
 }
 

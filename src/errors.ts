@@ -11,6 +11,7 @@ export const HttpErrors = {
   UNAUTHENTICATED: def('MTLS_ERR_UNAUTHENTICATED', 'unauthorized', 401),
   BAD_TARGET: def('MTLS_ERR_BAD_TARGET', 'bad request', 400),
   BAD_UPGRADE: def('MTLS_ERR_BAD_UPGRADE', 'bad request', 400),
+  EXPECTATION_FAILED: def('MTLS_ERR_EXPECTATION_FAILED', 'expectation failed', 417),
   REQUEST_TIMEOUT: def('MTLS_ERR_REQUEST_TIMEOUT', 'request timeout', 408),
   HEADERS_TOO_LARGE: def('MTLS_ERR_HEADERS_TOO_LARGE', 'request header fields too large', 431),
   NOT_FOUND: def('MTLS_ERR_NOT_FOUND', 'not found', 404),

@@ -1,12 +1,12 @@
 // Hooks every HTTP request on the mTLS app goes through: the request admission (run before routing, so Fastify only
 // ever routes a canonical path), the access log line and metrics, Connection: close while draining, Mender-shaped
 // errors and 404s, and Mender-shaped answers to requests Node's HTTP parser refused.
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { HttpErrors, type CodedError } from './errors.js'
-import { rawErrorResponse, sendError } from './error-reply.js'
+import { errorBody, rawErrorResponse, sendError } from './error-reply.js'
 import { peerLog, peerOf } from './tls/peer.js'
 import { routeOf, type Admission, type RequestAdmission } from './request-admission.js'
 import { requestId } from './request-id.js'
@@ -86,6 +86,18 @@ export function clientErrorHandler (log: Logger): (err: NodeJS.ErrnoException, s
     socket.end(rawErrorResponse(id, coded))
     setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
   }
+}
+
+/** Answers a request whose Expect is not `100-continue` (RFC 9110 §10.1.1): 417, nothing forwarded. */
+export function expectationFailed (log: Logger, req: IncomingMessage, res: ServerResponse): void {
+  const coded = new HttpErrors.EXPECTATION_FAILED()
+  const id = requestId(req)
+  log.warn({ code: coded.code, reqId: id, device: peerLog(peerOf(req.socket)) }, coded.message)
+  const body = errorBody(id, coded)
+  res.writeHead(coded.statusCode ?? 417, {
+    'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-men-requestid': id, connection: 'close'
+  })
+  res.end(body)
 }
 
 declare module 'fastify' {

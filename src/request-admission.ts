@@ -41,6 +41,15 @@ function wrongAuthority (authority: string, servername: string | false | null | 
   return host === undefined || hostName(authority) !== hostName(host)
 }
 
+/** RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host header ('' when it does). */
+function hostHeaderProblem (req: IncomingMessage): string {
+  let count = 0
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') count++
+  if (count > 1) return 'more than one Host header'
+  if (count === 0 && req.httpVersion !== '1.0') return 'no Host header'
+  return ''
+}
+
 const refused = (peer: PeerIdentity | undefined, error: CodedError, detail?: string): Admission =>
   ({ ok: false, peer, error, ...(detail !== undefined ? { detail } : {}) })
 
@@ -71,6 +80,8 @@ export class RequestAdmission {
       return refused(peer, error, target.detail)
     }
     const host = req.headers.host
+    const hostProblem = hostHeaderProblem(req)
+    if (hostProblem !== '') return refused(peer, new HttpErrors.BAD_REQUEST(), hostProblem)
     if (target.authority !== undefined && wrongAuthority(target.authority, socket.servername, host)) {
       return refused(peer, new HttpErrors.MISDIRECTED(), 'absolute-form authority')
     }

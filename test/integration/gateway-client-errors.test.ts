@@ -46,6 +46,27 @@ function isBufferJson (v: unknown): v is { type: 'Buffer', data: number[] } {
   return v !== null && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)
 }
 
+describe('requests the gateway refuses before routing', () => {
+  it.each([
+    ['no Host header', `GET ${PATH} HTTP/1.1\r\n\r\n`, 400, 'MTLS_ERR_BAD_REQUEST'],
+    ['two Host headers', `GET ${PATH} HTTP/1.1\r\nHost: localhost\r\nHost: mender.internal\r\n\r\n`, 400, 'MTLS_ERR_BAD_REQUEST'],
+    ['an Expect other than 100-continue', `GET ${PATH} HTTP/1.1\r\nHost: localhost\r\nExpect: magic\r\n\r\n`, 417, 'MTLS_ERR_EXPECTATION_FAILED']
+  ])('answers %s in Mender\'s shape, forwarding nothing', async (_name, bytes, status, code) => {
+    const before = backend.sim.requests.length
+    const answer = await rawExchange(gw.port, pki, pki.devices.ec, bytes)
+    expect(answer.status).toBe(status)
+    const body = jsonBody(answer.text)
+    expect(Object.keys(body ?? {}).sort()).toEqual(['error', 'request_id'])
+    expect(gw.logs.some((l) => l.code === code && l.reqId === body?.request_id)).toBe(true)
+    expect(backend.sim.requests.length).toBe(before)
+  })
+
+  it('still serves an HTTP/1.0 request without Host', async () => {
+    const answer = await rawExchange(gw.port, pki, pki.devices.ec, 'GET /status HTTP/1.0\r\n\r\n')
+    expect(answer.status).toBe(200)
+  })
+})
+
 describe('secrets in the log at trace level', () => {
   const SECRET = 'eyJzZWNyZXQtdG9rZW4.c2VjcmV0.dG9rZW4tMTIzNDU2Nzg5'
 
