@@ -1,6 +1,6 @@
 // Reads the auth request fields as Mender's Go decoder (encoding/json into deviceauth's AuthReq) reads them — exact
 // key first, else a case-insensitive Unicode match; null leaves a field empty; another type is a decode error — and
-// refuses a body where that reading is ambiguous: a field matched by two keys, or by a spelling Go versions disagree on.
+// refuses a body whose reading is ambiguous: a field matched by two keys, or by a spelling Go versions disagree on.
 import { HttpErrors, type CodedError } from '../errors.js'
 import { readJson, type JsonValue } from './json-reader.js'
 

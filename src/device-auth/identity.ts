@@ -50,7 +50,9 @@ function toValue (v: JsonValue): unknown {
     case 'object': {
       const out: Record<string, unknown> = {}
       // defineProperty: a `__proto__` key is data, and a repeated key overwrites (Go's map assignment)
-      for (const [k, item] of v.entries) Object.defineProperty(out, k, { value: toValue(item), enumerable: true, writable: true, configurable: true })
+      for (const [k, item] of v.entries) {
+        Object.defineProperty(out, k, { value: toValue(item), enumerable: true, writable: true, configurable: true })
+      }
       return out
     }
     case 'array': return v.items.map(toValue)
@@ -71,7 +73,8 @@ export function readIdData (idData: string): Record<string, unknown> {
   const bytes = Buffer.from(idData, 'utf8')
   if (bytes.length > ID_DATA_MAX_BYTES) throw new HttpErrors.AUTH_ID_DATA_TOO_LARGE()
   const read = readJson(bytes, ID_DATA_MAX_DEPTH)
-  if (!read.ok) throw read.reason === 'depth' ? new HttpErrors.AUTH_ID_DATA_TOO_DEEP() : new HttpErrors.AUTH_BAD_ID_DATA()
+  if (!read.ok && read.reason === 'depth') throw new HttpErrors.AUTH_ID_DATA_TOO_DEEP()
+  if (!read.ok) throw new HttpErrors.AUTH_BAD_ID_DATA()
   if (read.value.type !== 'object') throw new HttpErrors.AUTH_BAD_ID_DATA()
   return toValue(read.value) as Record<string, unknown>
 }

@@ -19,7 +19,12 @@ class Stop extends Error {
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
-const ESCAPES: Record<number, string> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' }
+const ESCAPES: Record<number, string> = {
+  0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t'
+}
+const LITERALS: Array<[string, JsonValue]> = [
+  ['true', { type: 'boolean', value: true }], ['false', { type: 'boolean', value: false }], ['null', { type: 'null' }]
+]
 
 /** Length and allowed second-byte range of a UTF-8 sequence led by `c` (Go's utf8 accept ranges); 0 if invalid. */
 function leadRange (c: number): [number, number, number] {
@@ -111,7 +116,7 @@ class Cursor {
   scalar (): JsonValue {
     const c = this.b[this.pos]
     if (c === QUOTE) return { type: 'string', value: this.string() }
-    for (const [word, value] of [['true', { type: 'boolean', value: true }], ['false', { type: 'boolean', value: false }], ['null', { type: 'null' }]] as const) {
+    for (const [word, value] of LITERALS) {
       if (this.b.toString('latin1', this.pos, this.pos + word.length) === word) {
         this.pos += word.length
         return value

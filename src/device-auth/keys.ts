@@ -37,7 +37,7 @@ export function parsePublicKey (pem: string): KeyObject {
 /** The DER built from the key's own parameters (JWK round trip); plain re-export for types JWK cannot hold. */
 function canonicalDer (key: KeyObject): Buffer {
   try {
-    return createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' }).export({ type: 'spki', format: 'der' })
+    return spkiDer(createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' }))
   } catch {
     return spkiDer(key)
   }
