@@ -1,18 +1,46 @@
-// Public-key normalisation and comparison: every key is reduced to its SPKI DER bytes, so PEM wrapping,
-// whitespace, PKCS#1-vs-SPKI headers and key type never decide equality; comparison is constant-time.
+// Public-key parsing, normalisation and comparison: a device key is exactly one `PUBLIC KEY` PEM block holding
+// canonical SPKI DER (what Mender's deviceauth accepts); every key is reduced to its SPKI DER bytes, so PEM wrapping
+// and whitespace never decide equality; comparison is constant-time.
 import { createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto'
 
 export type DeviceKeyType = 'rsa' | 'ec' | 'ed25519'
 
-const PUBLIC_KEY_PEM = /^\s*-----BEGIN (RSA )?PUBLIC KEY-----/
+// One block, nothing but ASCII whitespace around it; the BEGIN line ends the line, END starts one (as in Go's pem).
+const PEM_BLOCK = /^-----BEGIN PUBLIC KEY-----[ \t]*\r?\n([A-Za-z0-9+/=\s]*?)-----END PUBLIC KEY-----$/
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
-/** Parses a PEM (SPKI or PKCS#1) public key; throws on anything else. */
+/** The DER bytes of the single `PUBLIC KEY` block of `pem`; throws on anything else. */
+function pemBlockDer (pem: string): Buffer {
+  const m = PEM_BLOCK.exec(pem.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''))
+  const body = m?.[1]
+  // the body ends its last line before END; only ASCII whitespace may break it up
+  if (body === undefined || (body !== '' && !body.endsWith('\n')) || /[^A-Za-z0-9+/=\t\r\n ]/.test(body)) {
+    throw new TypeError('not exactly one PUBLIC KEY PEM block')
+  }
+  const b64 = body.replace(/[ \t\r\n]/g, '')
+  if (b64 === '' || !BASE64.test(b64)) throw new TypeError('PEM body is not base64')
+  return Buffer.from(b64, 'base64')
+}
+
+/**
+ * Parses a device public key: exactly one `PUBLIC KEY` block (SPKI; PKCS#1 `RSA PUBLIC KEY`, private keys,
+ * certificates, several blocks and surrounding text are refused) whose DER is canonical — no trailing bytes, an
+ * uncompressed EC point, RSA with its NULL parameters — as Go's x509.ParsePKIXPublicKey demands. Throws otherwise.
+ */
 export function parsePublicKey (pem: string): KeyObject {
-  // createPublicKey would also derive a public key from a private key or a certificate: refuse those up front
-  if (!PUBLIC_KEY_PEM.test(pem)) throw new TypeError('not a PEM public key')
-  const key = createPublicKey({ key: pem, format: 'pem' })
-  if (key.type !== 'public') throw new TypeError('not a public key')
+  const der = pemBlockDer(pem)
+  const key = createPublicKey({ key: der, format: 'der', type: 'spki' })
+  if (!canonicalDer(key).equals(der)) throw new TypeError('SPKI DER is not canonical')
   return key
+}
+
+/** The DER built from the key's own parameters (JWK round trip); plain re-export for types JWK cannot hold. */
+function canonicalDer (key: KeyObject): Buffer {
+  try {
+    return spkiDer(createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' }))
+  } catch {
+    return spkiDer(key)
+  }
 }
 
 /** SPKI DER encoding of a key: the canonical form Mender compares. */

@@ -3,7 +3,7 @@
 import { request, type Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import { HttpErrors, type CodedError } from '../errors.js'
-import { decodeJwtClaims } from './jwt.js'
+import { wellFormedJwtClaims } from './jwt.js'
 
 export const LOGIN_PATH = '/api/management/v1/useradm/auth/login'
 const FALLBACK_LIFETIME_S = 3600
@@ -60,17 +60,20 @@ export class ManagementAuth {
       throw this.fail(new HttpErrors.MGMT_UNAVAILABLE({ cause: err }), 'management login unreachable')
     }
     const text = await res.body.text()
-    if (res.statusCode === 200 && text.trim() === '') {
-      throw this.fail(Object.assign(new HttpErrors.MGMT_LOGIN_FAILED(), { upstreamStatus: 200 }), 'management login returned no token')
-    }
     if (res.statusCode !== 200) {
       const err = res.statusCode >= 500 ? new HttpErrors.MGMT_UNAVAILABLE() : new HttpErrors.MGMT_LOGIN_FAILED()
       throw this.fail(Object.assign(err, { upstreamStatus: res.statusCode }), 'management login refused')
     }
+    // only a well-formed JWT is a token: a 200 HTML page (a portal, a misrouted proxy) or JSON error is a failure;
+    // the body never reaches the log
     const jwt = text.trim()
-    const claims = decodeJwtClaims(jwt)
+    const claims = wellFormedJwtClaims(jwt)
+    if (claims === undefined) {
+      const err = Object.assign(new HttpErrors.MGMT_LOGIN_FAILED(), { upstreamStatus: 200 })
+      throw this.fail(err, 'management login answered 200 without a well-formed JWT')
+    }
     const now = this.now()
-    const expiresAt = typeof claims?.exp === 'number' ? claims.exp * 1000 : now + FALLBACK_LIFETIME_S * 1000
+    const expiresAt = typeof claims.exp === 'number' ? claims.exp * 1000 : now + FALLBACK_LIFETIME_S * 1000
     const lifetime = Math.max(0, expiresAt - now)
     // refresh after 80% of the lifetime, and never later than one minute before expiry
     const refreshAt = Math.min(now + lifetime * 0.8, expiresAt - 60_000)

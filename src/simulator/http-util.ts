@@ -2,6 +2,7 @@
 // and the classification of a request into its fault/route group.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FaultGroup } from './faults.js'
+import { goUnmarshal } from './go-json.js'
 
 export const PATHS = {
   login: '/api/management/v1/useradm/auth/login',
@@ -29,14 +30,11 @@ export function rawBody (request: FastifyRequest): Buffer {
 
 export type JsonResult = { ok: true, value: unknown } | { ok: false, message: string }
 
-/** Decodes a body as JSON (empty body → error, like Go's decoder at EOF). */
+/** Decodes a body as Go's encoding/json would (empty body → error, like Go's decoder at EOF). */
 export function decodeJson (body: Buffer): JsonResult {
   if (body.length === 0) return { ok: false, message: 'EOF' }
-  try {
-    return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown }
-  } catch (err) {
-    return { ok: false, message: (err as Error).message }
-  }
+  const decoded = goUnmarshal(body)
+  return decoded.ok ? { ok: true, value: decoded.value } : { ok: false, message: decoded.message }
 }
 
 /** Decodes the body, answering 400 `<prefix>: <reason>` when it is not JSON; undefined means answered. */

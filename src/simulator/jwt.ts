@@ -2,7 +2,7 @@
 // (alg pinned to RS256, signature, expiry).
 import { generateKeyPair, sign, verify, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import { decodeJwtPart } from '../mender/jwt.js'
+import { goUnmarshal } from './go-json.js'
 
 export type JwtClaims = Record<string, unknown>
 
@@ -18,6 +18,14 @@ const generate = promisify(generateKeyPair)
 /** A fresh RSA-2048 key pair for one simulator instance. */
 export async function generateJwtKeys (): Promise<JwtKeys> {
   return await generate('rsa', { modulusLength: 2048 })
+}
+
+/** A base64url JWT part holding a JSON object (decoded as Go's JWT library does, with encoding/json). */
+function decodeJwtPart (part: string): JwtClaims | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined
+  const decoded = goUnmarshal(Buffer.from(part, 'base64url'))
+  const v = decoded.ok ? decoded.value : undefined
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as JwtClaims : undefined
 }
 
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')

@@ -1,50 +1,43 @@
 // Device auth request route in Mender's exact order: 415 content type → 400 decode → 400 invalid → 400 missing
 // signature → 401 signature (over the raw body bytes) → tenant → the store's state table → 200 bare JWT.
+// The body is decoded by Go's rules (go-json.ts) and the key read as Go's pem/x509 do (go-keys.ts), independently
+// of the ambassador's own code.
 import type { KeyObject } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { parseIdData } from '../device-auth/identity.js'
-import { deviceKeyType, parsePublicKey } from '../device-auth/keys.js'
-import { verifyBodySignature } from '../device-auth/signature.js'
 import type { SimContext } from './context.js'
-import { PATHS, decodeJson, isJsonContentType, isPlainObject, rawBody, sendError } from './http-util.js'
+import { goUnmarshal, goUnmarshalStrings } from './go-json.js'
+import { parseDevicePubkey, simKeyType, verifyAuthSignature } from './go-keys.js'
+import { PATHS, isJsonContentType, isPlainObject, rawBody, sendError } from './http-util.js'
 
-interface AuthRequest { idData: string, pubkey: string, tenantToken?: string }
+export interface AuthRequest { idData: string, pubkey: string, tenantToken?: string }
 
-type Step<T> = { ok: true, value: T } | { ok: false, status: number, message: string }
+export type Step<T> = { ok: true, value: T } | { ok: false, status: number, message: string }
 
 const fail = <T>(status: number, message: string): Step<T> => ({ ok: false, status, message })
 
-/** Go-style decode into {id_data, pubkey, tenant_token} (strings); unknown fields are ignored. */
-function decodeAuthRequest (body: Buffer): Step<AuthRequest> {
-  const decoded = decodeJson(body)
-  const prefix = 'failed to decode auth request'
-  if (!decoded.ok) return fail(400, `${prefix}: ${decoded.message}`)
-  if (!isPlainObject(decoded.value)) return fail(400, `${prefix}: expected a JSON object`)
+const AUTH_REQ_FIELDS = ['id_data', 'tenant_token', 'pubkey'] as const
+
+/** Mender's json.Unmarshal into model.AuthReq (string fields id_data, tenant_token, pubkey). */
+export function decodeAuthRequest (body: Buffer): Step<AuthRequest> {
+  const decoded = goUnmarshalStrings(body, 'model.AuthReq', AUTH_REQ_FIELDS)
+  if (!decoded.ok) return fail(400, `failed to decode auth request: ${decoded.message}`)
   const v = decoded.value
-  for (const field of ['id_data', 'pubkey', 'tenant_token']) {
-    if (v[field] !== undefined && v[field] !== null && typeof v[field] !== 'string') {
-      return fail(400, `${prefix}: ${field} must be a string`)
-    }
-  }
-  const req: AuthRequest = { idData: (v.id_data as string | null) ?? '', pubkey: (v.pubkey as string | null) ?? '' }
-  if (typeof v.tenant_token === 'string') req.tenantToken = v.tenant_token
+  const req: AuthRequest = { idData: v.id_data, pubkey: v.pubkey }
+  if (v.tenant_token !== '') req.tenantToken = v.tenant_token
   return { ok: true, value: req }
 }
 
-function validate (req: AuthRequest): Step<{ identity: Record<string, unknown>, key: KeyObject }> {
+/** AuthReq.Validate: both fields present, id_data a JSON object (JsonSort), pubkey a PUBLIC KEY Mender reads. */
+export function validateAuthRequest (req: AuthRequest): Step<{ identity: Record<string, unknown>, key: KeyObject }> {
   const prefix = 'invalid auth request'
   if (req.idData === '') return fail(400, `${prefix}: id_data: cannot be blank`)
   if (req.pubkey === '') return fail(400, `${prefix}: pubkey: cannot be blank`)
-  const identity = parseIdData(req.idData)
-  if (identity === undefined) return fail(400, `${prefix}: id_data must be a JSON object`)
-  let key: KeyObject
-  try {
-    key = parsePublicKey(req.pubkey)
-  } catch {
-    return fail(400, `${prefix}: cannot decode public key`)
-  }
-  if (deviceKeyType(key) === undefined) return fail(400, `${prefix}: unsupported public key type`)
-  return { ok: true, value: { identity, key } }
+  const identity = goUnmarshal(Buffer.from(req.idData, 'utf8'))
+  if (!identity.ok || !isPlainObject(identity.value)) return fail(400, `${prefix}: id_data must be a JSON object`)
+  const key = parseDevicePubkey(req.pubkey)
+  if (key === undefined) return fail(400, `${prefix}: cannot decode public key`)
+  if (simKeyType(key) === undefined) return fail(400, `${prefix}: unsupported public key type`)
+  return { ok: true, value: { identity: identity.value, key } }
 }
 
 function signatureHeader (request: FastifyRequest): string | undefined {
@@ -66,11 +59,11 @@ async function authRequest (ctx: SimContext, request: FastifyRequest, reply: Fas
   const body = rawBody(request)
   const decoded = decodeAuthRequest(body)
   if (!decoded.ok) return sendError(reply, decoded.status, decoded.message)
-  const valid = validate(decoded.value)
+  const valid = validateAuthRequest(decoded.value)
   if (!valid.ok) return sendError(reply, valid.status, valid.message)
   const signature = signatureHeader(request)
   if (signature === undefined) return sendError(reply, 400, 'missing request signature header')
-  if (!verifyBodySignature(body, signature, valid.value.key)) {
+  if (!verifyAuthSignature(body, signature, valid.value.key)) {
     return sendError(reply, 401, 'signature verification failed')
   }
   const tenant = tenantFor(ctx, decoded.value.tenantToken)

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { SimContext } from './context.js'
 import { PATHS, isPlainObject, jsonBodyOr400, sendError } from './http-util.js'
 import { deviceStatus, type DeviceRecord } from './store.js'
-import { parsePublicKey } from '../device-auth/keys.js'
+import { parseDevicePubkey } from './go-keys.js'
 import type { KeyObject } from 'node:crypto'
 
 type IdParams = { Params: { id: string } }
@@ -47,11 +47,8 @@ function parsePreauth (value: unknown): Preauth | string {
   if (!isPlainObject(identity)) return 'identity_data: must be a JSON object'
   if (typeof pubkey !== 'string' || pubkey === '') return 'pubkey: cannot be blank'
   if (force !== undefined && typeof force !== 'boolean') return 'force: must be a boolean'
-  try {
-    return { identity, key: parsePublicKey(pubkey), force: force === true }
-  } catch {
-    return 'pubkey: cannot decode public key'
-  }
+  const key = parseDevicePubkey(pubkey)
+  return key === undefined ? 'pubkey: cannot decode public key' : { identity, key, force: force === true }
 }
 
 async function preauthorize (ctx: SimContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {

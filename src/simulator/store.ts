@@ -1,8 +1,7 @@
 // Device and auth-set store of the simulator, scoped by tenant: preauthorization (201/409/force), the device
 // auth state table of the Mender contract, auth-set status changes and decommissioning. No HTTP here.
-import { randomUUID, type KeyObject } from 'node:crypto'
-import { identityHash } from '../device-auth/identity.js'
-import { sameKey, spkiDer, spkiPem } from '../device-auth/keys.js'
+import { createHash, randomUUID, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { goMarshal } from './go-marshal.js'
 import type { AuthSetStatus, DeviceStatus } from './types.js'
 
 export interface AuthSetRecord {
@@ -34,6 +33,15 @@ export type AuthOutcome =
   | { outcome: 'unauthorized', device: DeviceRecord }
 
 /** Device status from its auth sets: accepted > preauthorized > pending > rejected; none → noauth. */
+/** Mender's identity key: SHA-256 of the identity as JsonSort re-encodes it. */
+export function identityHash (identity: Record<string, unknown>): string {
+  return createHash('sha256').update(goMarshal(identity)).digest('hex')
+}
+
+const spkiDer = (key: KeyObject): Buffer => key.export({ type: 'spki', format: 'der' })
+const spkiPem = (key: KeyObject): string => key.export({ type: 'spki', format: 'pem' }).toString()
+const sameKey = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingSafeEqual(a, b)
+
 export function deviceStatus (device: DeviceRecord): DeviceStatus {
   for (const s of ['accepted', 'preauthorized', 'pending', 'rejected'] as const) {
     if (device.authSets.some((a) => a.status === s)) return s

@@ -1,8 +1,10 @@
 // Runs once before the test files: makes sure the real Mender client binaries (and dbus-daemon) the e2e suites
-// need are present, fetching them with scripts/fetch-real-client.sh when missing; fails the run if it cannot.
+// need are present, fetching them with scripts/fetch-real-client.sh when missing, and that `go` is there for the
+// decoding oracle (test/support/go-decoder); fails the run if either cannot be had.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { missingRealClientBinaries } from './real-client.js'
+import { hasGo } from './go-oracle.js'
 
 const FETCH_SCRIPT = fileURLToPath(new URL('../../scripts/fetch-real-client.sh', import.meta.url))
 
@@ -21,6 +23,11 @@ function ensureRealClient (): void {
   }
 }
 
+function ensureGo (): void {
+  if (!hasGo()) throw new Error('the decoding oracle tests need a Go toolchain on PATH (Debian: apt-get install golang-go)')
+}
+
 export default async function setup (): Promise<void> {
+  ensureGo()
   ensureRealClient()
 }

@@ -1,7 +1,7 @@
 // Unit tests of Go-compatible identity canonicalisation, the identity hash and id_data parsing.
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, identityHash, parseIdData } from '../../src/device-auth/identity.js'
+import { canonicalJson, identityHash, parseIdData, readIdData } from '../../src/device-auth/identity.js'
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
@@ -137,5 +137,54 @@ describe('parseIdData', () => {
 
   it.each(['', '{', '{mac: "x"}', "{'mac':'x'}", '{"mac":"x"} trailing'])('refuses the invalid JSON %j', (text) => {
     expect(parseIdData(text)).toBeUndefined()
+  })
+})
+
+describe('readIdData (Go\'s decoding into map[string]interface{})', () => {
+  it('keeps the last of duplicate keys, as Go\'s map assignment does', () => {
+    expect(readIdData('{"mac":"A","mac":"B"}')).toEqual({ mac: 'B' })
+  })
+
+  it('keeps `__proto__` as a plain key', () => {
+    const identity = readIdData('{"__proto__":{"x":1}}')
+    expect(Object.keys(identity)).toEqual(['__proto__'])
+    expect(Object.getPrototypeOf(identity)).toBe(Object.prototype)
+  })
+
+  it.each([
+    ['a lone high surrogate', '"\\ud800"', '\uFFFD'],
+    ['a lone low surrogate', '"\\udc00"', '\uFFFD'],
+    ['a high surrogate before a letter', '"\\ud83d\\u0041"', '\uFFFDA'],
+    ['a surrogate pair', '"\\ud83d\\ude00"', '\u{1F600}']
+  ])('decodes %s escape as Go does', (_name, value, expected) => {
+    expect(readIdData(`{"mac":${value}}`)).toEqual({ mac: expected })
+  })
+
+  it('refuses a number float64 cannot hold (Go\'s decode error)', () => {
+    expect(() => readIdData('{"n":1e400}')).toThrow(expect.objectContaining({ code: 'MTLS_ERR_AUTH_BAD_ID_DATA' }))
+  })
+
+  it('refuses nesting deeper than 32 with MTLS_ERR_AUTH_ID_DATA_TOO_DEEP', () => {
+    expect(() => readIdData(`{"l":${'['.repeat(32)}${']'.repeat(32)}}`)).toThrow(expect.objectContaining({ code: 'MTLS_ERR_AUTH_ID_DATA_TOO_DEEP' }))
+  })
+
+  it('refuses more than 16 KiB with MTLS_ERR_AUTH_ID_DATA_TOO_LARGE', () => {
+    expect(() => readIdData(`{"a":"${'é'.repeat(8 * 1024)}"}`)).toThrow(expect.objectContaining({ code: 'MTLS_ERR_AUTH_ID_DATA_TOO_LARGE' }))
+  })
+})
+
+describe('canonicalJson bounds and numbers', () => {
+  it('writes negative zero as Go does (-0)', () => {
+    expect(canonicalJson({ a: -0 })).toBe('{"a":-0}')
+  })
+
+  it('writes large and small numbers as Go\'s float64 encoder does', () => {
+    expect(canonicalJson({ a: 1e21, b: 1e-7, c: 1e20, d: 0.000001 })).toBe('{"a":1e+21,"b":1e-7,"c":100000000000000000000,"d":0.000001}')
+  })
+
+  it('refuses a value nested 100,000 deep with a coded error instead of overflowing the stack', () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 100_000; i++) deep = [deep]
+    expect(() => canonicalJson({ deep })).toThrow(expect.objectContaining({ code: 'MTLS_ERR_AUTH_ID_DATA_TOO_DEEP' }))
   })
 })

@@ -1,5 +1,5 @@
 // Unit tests of public-key parsing, normalisation and comparison.
-import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { deviceKeyType, parsePublicKey, sameKey, spkiDer, spkiPem } from '../../src/device-auth/keys.js'
 
@@ -29,9 +29,9 @@ describe('parsePublicKey', () => {
     expect(parsePublicKey(pemOf(ec.publicKey)).type).toBe('public')
   })
 
-  it('parses a PKCS#1 RSA public key', () => {
+  it('refuses a PKCS#1 RSA PUBLIC KEY (Mender accepts only SPKI `PUBLIC KEY` blocks)', () => {
     const pkcs1 = rsa.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString()
-    expect(parsePublicKey(pkcs1).asymmetricKeyType).toBe('rsa')
+    expect(() => parsePublicKey(pkcs1)).toThrow()
   })
 
   it('refuses a PKCS#8 private key', () => {
@@ -60,6 +60,47 @@ describe('parsePublicKey', () => {
   })
 })
 
+describe('parsePublicKey: exactly one PUBLIC KEY block', () => {
+  const pem = (): string => pemOf(ec.publicKey)
+  const privatePem = (): string => ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  /** A PUBLIC KEY PEM around arbitrary DER. */
+  const wrapDer = (bytes: Buffer): string => `-----BEGIN PUBLIC KEY-----\n${bytes.toString('base64')}\n-----END PUBLIC KEY-----\n`
+
+  it.each([
+    ['a broken PUBLIC KEY block followed by a PRIVATE KEY', () => `-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n${privatePem()}`],
+    ['two PUBLIC KEY blocks', () => pem() + pemOf(rsa.publicKey)],
+    ['a PUBLIC KEY block followed by a PRIVATE KEY', () => pem() + privatePem()],
+    ['text before the block', () => `key:\n${pem()}`],
+    ['text after the block', () => `${pem()}trailing\n`],
+    ['base64 on the BEGIN line', () => pem().replace('-----\n', '-----')],
+    ['a header line', () => pem().replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\n\n')],
+    ['an empty block', () => '-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n'],
+    ['a mislabelled END line', () => pem().replace('END PUBLIC KEY', 'END RSA PUBLIC KEY')],
+    ['a base64 body without its padding', () => pem().replace('==\n-----END', '\n-----END')],
+    ['non-ASCII whitespace around the block', () => `\u00a0${pem()}`],
+    ['a certificate', () => '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'],
+    ['SPKI DER with trailing bytes', () => wrapDer(Buffer.concat([spkiDer(ec.publicKey), Buffer.from([0, 0])]))],
+    ['a PKCS#1 body labelled PUBLIC KEY', () => wrapDer(rsa.publicKey.export({ type: 'pkcs1', format: 'der' }))]
+  ])('refuses %s', (_name, text) => {
+    expect(() => parsePublicKey(text())).toThrow()
+  })
+
+  it('refuses a compressed EC point, which Go\'s x509 cannot read', () => {
+    const jwk = ec.publicKey.export({ format: 'jwk' })
+    const x = Buffer.from(jwk.x ?? '', 'base64url')
+    const y = Buffer.from(jwk.y ?? '', 'base64url')
+    const prefix = Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex')
+    const compressed = Buffer.concat([prefix, Buffer.from([2 + ((y.at(-1) ?? 0) & 1)]), x])
+    expect(createPublicKey({ key: compressed, format: 'der', type: 'spki' }).asymmetricKeyType).toBe('ec')
+    expect(() => parsePublicKey(`-----BEGIN PUBLIC KEY-----\n${compressed.toString('base64')}\n-----END PUBLIC KEY-----\n`)).toThrow()
+  })
+
+  it.each(['rsa', 'ec', 'ed25519'] as const)('accepts the canonical SPKI PEM of an %s key', (type) => {
+    const key = { rsa, ec, ed25519: ed }[type].publicKey
+    expect(sameKey(spkiDer(parsePublicKey(pemOf(key))), spkiDer(key))).toBe(true)
+  })
+})
+
 describe('key normalisation', () => {
   it('treats a PEM wrapped at 76 columns as the same key', () => {
     const pem = pemOf(rsa.publicKey)
@@ -81,9 +122,9 @@ describe('key normalisation', () => {
     expect(sameKey(der(pem), der(pem.trimEnd()))).toBe(true)
   })
 
-  it('treats a PKCS#1 RSA key as equal to its SPKI form', () => {
-    const pkcs1 = rsa.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString()
-    expect(sameKey(der(pkcs1), der(pemOf(rsa.publicKey)))).toBe(true)
+  it('treats spaces and tabs inside the base64 body as the same key', () => {
+    const pem = pemOf(rsa.publicKey)
+    expect(sameKey(der(pem), der(pem.replace(/\n(?!-)/g, ' \t\n  ')))).toBe(true)
   })
 
   it('tells two different EC keys apart', () => {
@@ -103,8 +144,7 @@ describe('key normalisation', () => {
   })
 
   it('spkiPem writes a `PUBLIC KEY` PEM of the same key', () => {
-    const pkcs1 = rsa.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString()
-    const pem = spkiPem(parsePublicKey(pkcs1))
+    const pem = spkiPem(parsePublicKey(rewrap(pemOf(rsa.publicKey), 76, '\r\n')))
     expect([pem.startsWith('-----BEGIN PUBLIC KEY-----'), sameKey(der(pem), spkiDer(rsa.publicKey))]).toEqual([true, true])
   })
 })

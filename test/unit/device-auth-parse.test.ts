@@ -195,10 +195,16 @@ describe('parseAuthRequest result', () => {
     expect(parseAuthRequest(body, JSON_TYPE, sig).spki.equals(spkiDer(ed.publicKey))).toBe(true)
   })
 
-  it('returns the pubkey text exactly as sent', () => {
+  it('returns the canonical SPKI PEM of the key, never the text the device sent', () => {
+    const text = pemOf(rsa.publicKey).replace(/\n/g, '\r\n')
+    const { body, sig } = request(rsa, { pubkey: text })
+    expect(parseAuthRequest(body, JSON_TYPE, sig).pubkeyPem).toBe(pemOf(rsa.publicKey))
+  })
+
+  it('refuses a PKCS#1 RSA PUBLIC KEY, which Mender refuses too (MTLS_ERR_AUTH_BAD_PUBKEY)', () => {
     const pkcs1 = rsa.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString()
     const { body, sig } = request(rsa, { pubkey: pkcs1 })
-    expect(parseAuthRequest(body, JSON_TYPE, sig).pubkeyPem).toBe(pkcs1)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_PUBKEY')
   })
 
   it('picks up tenant_token', () => {
@@ -211,13 +217,111 @@ describe('parseAuthRequest result', () => {
     expect(parseAuthRequest(body, JSON_TYPE, sig).tenantToken).toBeUndefined()
   })
 
-  it('treats a non-string tenant_token as absent', () => {
+  it('refuses a non-string tenant_token with MTLS_ERR_AUTH_MALFORMED, as Go fails to decode it', () => {
     const { body, sig } = request(ec, { tenant_token: 5 })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_MALFORMED')
+  })
+
+  it('treats a null tenant_token as absent, as Go does', () => {
+    const { body, sig } = request(ec, { tenant_token: null })
     expect(parseAuthRequest(body, JSON_TYPE, sig).tenantToken).toBeUndefined()
   })
 
   it('ignores unknown fields', () => {
     const { body, sig } = request(ec, { tier: 'standard' })
     expect(parseAuthRequest(body, JSON_TYPE, sig).identity).toEqual({ mac: '02:00:00:00:00:01' })
+  })
+})
+
+/** A body from raw JSON text, signed with `pair`. */
+function rawSigned (text: string, pair: Pair = ec): { body: Buffer, sig: string } {
+  const body = Buffer.from(text)
+  return { body, sig: sign('sha256', body, pair.privateKey).toString('base64') }
+}
+
+const PEM = (): string => JSON.stringify(pemOf(ec.publicKey))
+
+describe('parseAuthRequest reads fields by Go\'s rule', () => {
+  it('reads a field whose name differs only in case (ID_DATA)', () => {
+    const { body, sig } = rawSigned(`{"ID_DATA":${JSON.stringify(ID_DATA)},"PubKey":${PEM()}}`)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).identity).toEqual({ mac: '02:00:00:00:00:01' })
+  })
+
+  it('reads pubkey spelled with a Kelvin sign (U+212A folds to k)', () => {
+    const { body, sig } = rawSigned(`{"id_data":${JSON.stringify(ID_DATA)},"pub\u212aey":${PEM()}}`)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).keyType).toBe('ec')
+  })
+
+  it('compares keys after unescaping ("\\u0069d_data" is id_data)', () => {
+    const { body, sig } = rawSigned(`{"\\u0069d_data":${JSON.stringify(ID_DATA)},"pubkey":${PEM()}}`)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).identity).toEqual({ mac: '02:00:00:00:00:01' })
+  })
+
+  const ID = JSON.stringify(ID_DATA)
+  it.each([
+    ['id_data then ID_DATA', () => `"id_data":${ID},"ID_DATA":"{\\"mac\\":\\"x\\"}","pubkey":${PEM()}`],
+    ['id_data twice', () => `"id_data":${ID},"id_data":${ID},"pubkey":${PEM()}`],
+    ['id_data then null', () => `"id_data":${ID},"Id_Data":null,"pubkey":${PEM()}`],
+    ['tenant_token then Tenant_Token', () => `"id_data":${ID},"tenant_token":"a","Tenant_Token":"b","pubkey":${PEM()}`],
+    ['pubkey then its Kelvin spelling', () => `"id_data":${ID},"pubkey":${PEM()},"pub\u212Aey":${PEM()}`],
+    ['a dotless-i spelling (folds in Go 1.21+ only)', () => `"\u0131d_data":${ID},"pubkey":${PEM()}`],
+    ['a dotted-I spelling (folds in Go 1.21+ only)', () => `"id_data":${ID},"\\u0130D_DATA":${ID},"pubkey":${PEM()}`]
+  ])('refuses %s with MTLS_ERR_AUTH_AMBIGUOUS_FIELD', (_name, fields) => {
+    const { body, sig } = rawSigned(`{${fields()}}`)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_AMBIGUOUS_FIELD')
+  })
+
+  it('turns each invalid UTF-8 byte of the body into U+FFFD, as Go\'s utf8.DecodeRune does', () => {
+    const body = Buffer.concat([Buffer.from('{"pubkey":' + PEM() + ',"id_data":"{\\"mac\\":\\"'), Buffer.from([0xe2, 0x82, 0x41, 0xff, 0xf0, 0x9f, 0x98]), Buffer.from('\\"}"}')])
+    const sig = sign('sha256', body, ec.privateKey).toString('base64')
+    expect(parseAuthRequest(body, JSON_TYPE, sig).identity).toEqual({ mac: '\uFFFD\uFFFDA\uFFFD\uFFFD\uFFFD\uFFFD' })
+  })
+
+  it('treats a null id_data as missing (MTLS_ERR_AUTH_BAD_ID_DATA)', () => {
+    const { body, sig } = rawSigned(`{"id_data":null,"pubkey":${PEM()}}`)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_ID_DATA')
+  })
+
+  it.each([['a BOM', '\uFEFF{}'], ['trailing garbage', '{} x'], ['a second value', '{}{}']])('answers a body with %s with MTLS_ERR_AUTH_MALFORMED', (_n, text) => {
+    expect(codeOf(() => parseAuthRequest(Buffer.from(text), JSON_TYPE, 'c2ln'))).toBe('MTLS_ERR_AUTH_MALFORMED')
+  })
+})
+
+describe('parseAuthRequest bounds', () => {
+  it('accepts a body nested 32 deep', () => {
+    const { body, sig } = rawSigned(`{"x":${'['.repeat(31)}${']'.repeat(31)},"id_data":${JSON.stringify(ID_DATA)},"pubkey":${PEM()}}`)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).keyType).toBe('ec')
+  })
+
+  it.each([33, 5000, 100_000])('refuses a body nested %i deep with MTLS_ERR_AUTH_TOO_DEEP', (depth) => {
+    const body = Buffer.from(`{"x":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`)
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, 'c2ln'))).toBe('MTLS_ERR_AUTH_TOO_DEEP')
+  })
+
+  it('accepts id_data nested 32 deep', () => {
+    const { body, sig } = request(ec, { id_data: `{"l":${'['.repeat(31)}${']'.repeat(31)}}` })
+    expect(parseAuthRequest(body, JSON_TYPE, sig).keyType).toBe('ec')
+  })
+
+  it.each([33, 5000])('refuses id_data nested %i deep with MTLS_ERR_AUTH_ID_DATA_TOO_DEEP', (depth) => {
+    const { body, sig } = request(ec, { id_data: `{"l":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}` })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_ID_DATA_TOO_DEEP')
+  })
+
+  it('accepts id_data of 16 KiB', () => {
+    const idData = JSON.stringify({ mac: 'x'.repeat(16 * 1024 - 10) })
+    const { body, sig } = request(ec, { id_data: idData })
+    expect(Buffer.byteLength(idData)).toBe(16 * 1024)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).keyType).toBe('ec')
+  })
+
+  it('refuses id_data above 16 KiB with MTLS_ERR_AUTH_ID_DATA_TOO_LARGE', () => {
+    const { body, sig } = request(ec, { id_data: JSON.stringify({ mac: 'x'.repeat(16 * 1024 - 9) }) })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_ID_DATA_TOO_LARGE')
+  })
+
+  it('refuses a number in id_data that float64 cannot hold (MTLS_ERR_AUTH_BAD_ID_DATA)', () => {
+    const { body, sig } = request(ec, { id_data: '{"mac":1e400}' })
+    expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_ID_DATA')
   })
 })

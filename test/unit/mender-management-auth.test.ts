@@ -14,7 +14,7 @@ const T0 = 1_700_000_000_000
 const jwtWith = (claims: Record<string, unknown>): string =>
   ['{"alg":"RS256","typ":"JWT"}', JSON.stringify(claims)].map((p) => Buffer.from(p).toString('base64url')).join('.') + '.c2ln'
 
-interface Answer { status: number, body: string }
+interface Answer { status: number, body: string, type?: string }
 
 /** Mender's login endpoint, scripted per test; records every request it sees. */
 class FakeLogin {
@@ -26,7 +26,7 @@ class FakeLogin {
     const a = this.answer(this.requests.length)
     req.resume()
     req.on('end', () => {
-      this.gate.then(() => { res.writeHead(a.status, { 'content-type': 'application/jwt' }).end(a.body) }, () => {})
+      this.gate.then(() => { res.writeHead(a.status, { 'content-type': a.type ?? 'application/jwt' }).end(a.body) }, () => {})
     })
   })
 
@@ -232,6 +232,37 @@ describe('ManagementAuth failures', () => {
     expect(await codeOf(a.token())).toBe('MTLS_ERR_MGMT_LOGIN_FAILED')
     expect(await codeOf(a.token())).toBe('MTLS_ERR_MGMT_LOGIN_FAILED')
     expect(fake.requests.length).toBe(2)
+  })
+
+  it('refuses a 200 text/html answer (MTLS_ERR_MGMT_LOGIN_FAILED, upstream 200), caches nothing, logs no body', async () => {
+    const html = '<!doctype html><html><body>Sign in to the captive portal SECRET-PAGE-MARKER</body></html>'
+    fake.answer = () => ({ status: 200, body: html, type: 'text/html; charset=utf-8' })
+    const a = auth()
+    await expect(a.token()).rejects.toMatchObject({ code: 'MTLS_ERR_MGMT_LOGIN_FAILED', upstreamStatus: 200 })
+    expect(a.lastError?.code).toBe('MTLS_ERR_MGMT_LOGIN_FAILED')
+    expect(await codeOf(a.token())).toBe('MTLS_ERR_MGMT_LOGIN_FAILED')
+    expect(fake.requests.length).toBe(2)
+    expect(sink.text).toContain('"code":"MTLS_ERR_MGMT_LOGIN_FAILED"')
+    expect(sink.text).not.toContain('SECRET-PAGE-MARKER')
+    expect(sink.text).not.toContain('<html>')
+  })
+
+  const part = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url')
+  it.each([
+    ['three parts that are not base64url JSON', 'a.b.c'],
+    ['two parts', `${part({ alg: 'RS256' })}.${part({ exp: 1 })}`],
+    ['four parts', `${part({ alg: 'RS256' })}.${part({ exp: 1 })}.c2ln.c2ln`],
+    ['a header that is not JSON', `${part('not json')}.${part({ exp: T0 / 1000 + 3600 })}.c2ln`],
+    ['a header that is a JSON array', `${part([1])}.${part({ exp: T0 / 1000 + 3600 })}.c2ln`],
+    ['a payload that is a JSON string', `${part({ alg: 'RS256' })}.${part('"claims"')}.c2ln`],
+    ['an exp that is not a number', `${part({ alg: 'RS256' })}.${part({ exp: '2030-01-01' })}.c2ln`],
+    ['an empty signature', `${part({ alg: 'RS256' })}.${part({ exp: T0 / 1000 + 3600 })}.`],
+    ['a signature that is not base64url', `${part({ alg: 'RS256' })}.${part({ exp: T0 / 1000 + 3600 })}.c2l+bg==`],
+    ['a JSON error body', '{"error":"unauthorized"}']
+  ])('refuses a 200 answer with %s as its token (MTLS_ERR_MGMT_LOGIN_FAILED)', async (_name, body) => {
+    fake.answer = () => ({ status: 200, body })
+    await expect(auth().token()).rejects.toMatchObject({ code: 'MTLS_ERR_MGMT_LOGIN_FAILED', upstreamStatus: 200 })
+    expect(sink.text).not.toContain(body)
   })
 
   it('maps login 403 to MTLS_ERR_MGMT_LOGIN_FAILED', async () => {
