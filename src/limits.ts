@@ -32,7 +32,7 @@ export function limitConnections (server: Server, o: { max: number, perIp: numbe
   })
 }
 
-/** How often the event-loop delay is sampled: a gateway that starts lagging sheds load within a fraction of a second. */
+/** How often the event-loop delay is sampled: a gateway that starts lagging sheds within a fraction of a second. */
 export const LAG_SAMPLE_INTERVAL_MS = 100
 
 /** Answers 503 + Retry-After (MTLS_ERR_OVERLOADED) while the measured event-loop delay exceeds the threshold. */
@@ -44,7 +44,8 @@ export async function backPressure (app: FastifyInstance, maxEventLoopDelay: num
   app.addHook('onRequest', async (request, reply) => {
     const delay = lag.delayMs
     if (delay <= maxEventLoopDelay) return
-    request.log.warn({ code: 'MTLS_ERR_OVERLOADED', pressure: 'eventLoopDelay', value: Math.round(delay) }, 'shedding load')
+    const value = Math.round(delay)
+    request.log.warn({ code: 'MTLS_ERR_OVERLOADED', pressure: 'eventLoopDelay', value }, 'shedding load')
     reply.header('retry-after', String(RETRY_AFTER_SECONDS))
     return await sendError(request, reply, new HttpErrors.OVERLOADED())
   })

@@ -8,6 +8,7 @@ import { createLogger } from './logger.js'
 import { loadTrust } from './tls/trust.js'
 import { CrlFetcher } from './tls/crl-fetcher.js'
 import { buildGateway, type Gateway } from './app.js'
+import { startLogins } from './tenant-services.js'
 
 export interface Running { gateway: Gateway, url: string, statusUrl: string | undefined, stop: () => Promise<void> }
 
@@ -35,7 +36,8 @@ export async function startGateway (config: Config, logger: Logger): Promise<Run
   const status = config.status_listen === 'off' ? undefined : parseListen(config.status_listen)
   if (status !== undefined) statusUrl = await gateway.statusApp.listen({ host: status.host, port: status.port, listenTextResolver: (a) => `listening on ${a}` })
   logger.info({ event: 'listening', url, statusUrl, serverCertExpires: trust.material.serverCert.validTo, tenantCAs: trust.material.caCerts.length, denylisted: trust.denylist.size, crls: trust.crls.length }, 'mtls-ambassador listening')
-  gateway.auth.token().catch(() => { /* logged by ManagementAuth; readiness reports it */ })
+  // every tenant's first login, in the background: readiness and the mtls_management_up gauge report its outcome
+  startLogins(gateway.tenants)
   return { gateway, url, statusUrl, stop: async () => await drain(gateway, config, logger) }
 }
 
