@@ -18,10 +18,11 @@ import { authInterceptor } from './device-auth/interceptor.js'
 import { parseBindingKeys } from './device-auth/binding.js'
 import type { ManagementAuth } from './mender/management-auth.js'
 import type { ManagementClient } from './mender/management-client.js'
-import { allTenantsToken, buildTenantServices, type TenantServices } from './tenant-services.js'
+import { buildTenantServices, startLogins, type TenantServices } from './tenant-services.js'
 import { DEFAULT_TENANT } from './tls/tenants.js'
 import { buildStatusApp, STATUS_OK } from './status/listener.js'
-import { checkReadiness } from './status/readiness.js'
+import { checkReadiness, type Readiness } from './status/readiness.js'
+import { ManagementHealth } from './status/management-health.js'
 import { addGatewayHooks, admittingRewrite, clientErrorHandler, expectationFailed } from './http-hooks.js'
 import { RequestAdmission } from './request-admission.js'
 import { Metrics } from './metrics.js'
@@ -127,6 +128,23 @@ async function registerRoutes (app: FastifyInstance, config: Config, d: RouteDep
   await app.register(deviceProxy, { backend: d.backend, dispatcher: d.dispatcher, headers: d.headers })
 }
 
+/** Every tenant's Mender services, their login state tracked for readiness and mtls_management_up. */
+function buildManagement (
+  config: Config, o: { backend: string, dispatcher: Agent, log: Logger }, metrics: Metrics
+): { tenants: Map<string, TenantServices>, health: ManagementHealth } {
+  const onChange = (tenant: string, up: boolean): void => { metrics.managementUp.set({ tenant }, up ? 1 : 0) }
+  const health = new ManagementHealth({ log: o.log, onChange })
+  const tenants = buildTenantServices(config, {
+    ...o,
+    onLogin: (result, tenant, failure) => {
+      metrics.managementLogins.inc({ result })
+      health.record(tenant, result, failure?.code, failure?.upstreamStatus)
+    }
+  })
+  for (const t of tenants.values()) health.track(t.name, t.auth.usesStaticToken)
+  return { tenants, health }
+}
+
 export async function buildGateway (config: Config, trust: TrustSnapshot, logger: Logger, crls?: CrlFetcher): Promise<Gateway> {
   const tls = upstreamTls(config)
   const dispatcher = createUpstreamAgent(config, tls)
@@ -148,12 +166,19 @@ export async function buildGateway (config: Config, trust: TrustSnapshot, logger
   // the app is an https server (see createHttpsApp); Fastify's default typing says http
   const server = app.server as unknown as Server
   const { reloader, guard } = parts = startTrust(server, config, trust, logger, metrics, crls)
-  const tenants = buildTenantServices(config, { backend, dispatcher, log: logger, onLogin: (result) => metrics.managementLogins.inc({ result }) })
+  const { tenants, health } = buildManagement(config, { backend, dispatcher, log: logger }, metrics)
   addGatewayHooks(app, admission, () => draining)
   await backPressure(app, config.max_event_loop_delay)
   await registerRoutes(app, config, { backend, dispatcher, headers, tenants, metrics })
   server.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head))
-  const statusApp = buildStatusApp(logger, async () => await checkReadiness(reloader.current().material, allTenantsToken(tenants), reloader.last), metrics.registry)
+  const ready = (): Readiness => {
+    // never waits for Mender: the last known login state, and a login started in the background when one is due
+    startLogins(tenants)
+    const material = reloader.current().material
+    const listening = app.server.listening
+    return checkReadiness({ material, listening, management: health.check(), lastReload: reloader.last })
+  }
+  const statusApp = buildStatusApp(logger, ready, metrics.registry)
   const close = async (): Promise<void> => {
     draining = true
     reloader.close()

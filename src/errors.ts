@@ -61,10 +61,11 @@ export const TlsReasons = {
   HANDSHAKE: 'MTLS_ERR_TLS_HANDSHAKE'
 } as const
 
-/** Errors that stop the process before it serves (configuration, unreadable TLS material). */
+/** Errors that stop the process before it serves (configuration, unreadable TLS material, a port it cannot bind). */
 export const StartupErrors = {
   CONFIG_INVALID: def('MTLS_ERR_CONFIG_INVALID', 'invalid configuration:\n%s', 500),
-  TLS_MATERIAL: def('MTLS_ERR_TLS_MATERIAL', 'cannot load TLS material: %s', 500)
+  TLS_MATERIAL: def('MTLS_ERR_TLS_MATERIAL', 'cannot load TLS material: %s', 500),
+  LISTEN: def('MTLS_ERR_LISTEN', 'cannot listen on %s: %s', 500)
 } as const
 
 export type HttpErrorName = keyof typeof HttpErrors

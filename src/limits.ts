@@ -1,12 +1,12 @@
 // Abuse limits outside the auth route's rate limit: a cap on open connections in total and per source address
 // (counted on the TCP socket, before any TLS work), and back-pressure that answers 503 + Retry-After while the event
-// loop lags (@fastify/under-pressure).
+// loop lags by more than the threshold (measured in event-loop-lag.ts).
 import type { Server } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import underPressure from '@fastify/under-pressure'
 import type { Logger } from 'pino'
 import { HttpErrors, TlsReasons } from './errors.js'
 import { sendError } from './error-reply.js'
+import { EventLoopLag } from './event-loop-lag.js'
 
 export const RETRY_AFTER_SECONDS = 10
 
@@ -32,17 +32,21 @@ export function limitConnections (server: Server, o: { max: number, perIp: numbe
   })
 }
 
+/** How often the event-loop delay is sampled: a gateway that starts lagging sheds within a fraction of a second. */
+export const LAG_SAMPLE_INTERVAL_MS = 100
+
+/** Answers 503 + Retry-After (MTLS_ERR_OVERLOADED) while the measured event-loop delay exceeds the threshold. */
 export async function backPressure (app: FastifyInstance, maxEventLoopDelay: number): Promise<void> {
   if (maxEventLoopDelay <= 0) return
-  await app.register(underPressure, {
-    maxEventLoopDelay,
-    // sample often: a gateway that starts lagging should shed load within a fraction of a second
-    sampleInterval: 100,
-    retryAfter: RETRY_AFTER_SECONDS,
-    pressureHandler: async (request, reply, type, value) => {
-      request.log.warn({ code: 'MTLS_ERR_OVERLOADED', pressure: type, value }, 'shedding load')
-      reply.header('retry-after', String(RETRY_AFTER_SECONDS))
-      return await sendError(request, reply, new HttpErrors.OVERLOADED())
-    }
+  const lag = new EventLoopLag(LAG_SAMPLE_INTERVAL_MS)
+  lag.start()
+  app.addHook('onClose', async () => { lag.stop() })
+  app.addHook('onRequest', async (request, reply) => {
+    const delay = lag.delayMs
+    if (delay <= maxEventLoopDelay) return
+    const value = Math.round(delay)
+    request.log.warn({ code: 'MTLS_ERR_OVERLOADED', pressure: 'eventLoopDelay', value }, 'shedding load')
+    reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+    return await sendError(request, reply, new HttpErrors.OVERLOADED())
   })
 }

@@ -24,6 +24,7 @@ export class Metrics {
   readonly crlFetches = new Counter({ name: 'mtls_crl_fetches_total', help: 'CRL distribution-point fetches by result (ok, failed)', labelNames: ['result'], registers: [this.registry] })
   readonly reloads = new Counter({ name: 'mtls_reloads_total', help: 'Trust reloads by result (ok, failed)', labelNames: ['result'], registers: [this.registry] })
   readonly reloadTime = new Gauge({ name: 'mtls_reload_last_timestamp_seconds', help: 'Time of the last reload by result', labelNames: ['result'], registers: [this.registry] })
+  readonly managementUp = new Gauge({ name: 'mtls_management_up', help: 'Whether the tenant holds a management API token (1) or its login is pending or failing (0)', labelNames: ['tenant'], registers: [this.registry] })
 
   recordReload (ok: boolean, at: Date): void {
     const result = ok ? 'ok' : 'failed'

@@ -2,12 +2,14 @@
 // reloads trust; SIGTERM/SIGINT drain in-flight requests and exit 0. The only module that exits the process.
 import type { Logger } from 'pino'
 import { loadConfig, maskedConfig, type LoadOptions } from './config/load.js'
-import { parseListen } from './config/listen.js'
+import { parseListen, type ListenAddress } from './config/listen.js'
 import type { Config } from './config/schema.js'
 import { createLogger } from './logger.js'
 import { loadTrust } from './tls/trust.js'
 import { CrlFetcher } from './tls/crl-fetcher.js'
 import { buildGateway, type Gateway } from './app.js'
+import { startLogins } from './tenant-services.js'
+import { listenError } from './listen-error.js'
 
 export interface Running { gateway: Gateway, url: string, statusUrl: string | undefined, stop: () => Promise<void> }
 
@@ -30,13 +32,30 @@ export async function startGateway (config: Config, logger: Logger): Promise<Run
   const gateway = await buildGateway(config, trust, logger, fetcher)
   if (config.reload_watch) gateway.reloader.watch()
   const main = parseListen(config.listen) ?? { host: '0.0.0.0', port: 8080 }
-  const url = await gateway.app.listen({ host: main.host, port: main.port, listenTextResolver: (a) => `listening on ${a}` })
-  let statusUrl: string | undefined
   const status = config.status_listen === 'off' ? undefined : parseListen(config.status_listen)
-  if (status !== undefined) statusUrl = await gateway.statusApp.listen({ host: status.host, port: status.port, listenTextResolver: (a) => `listening on ${a}` })
+  let url: string
+  let statusUrl: string | undefined
+  try {
+    url = await listen(gateway.app, main)
+    if (status !== undefined) statusUrl = await listen(gateway.statusApp, status)
+  } catch (err) {
+    // nothing may keep the process alive after a failed start (timers, watchers, the other listener)
+    await gateway.close()
+    throw err
+  }
   logger.info({ event: 'listening', url, statusUrl, serverCertExpires: trust.material.serverCert.validTo, tenantCAs: trust.material.caCerts.length, denylisted: trust.denylist.size, crls: trust.crls.length }, 'mtls-ambassador listening')
-  gateway.auth.token().catch(() => { /* logged by ManagementAuth; readiness reports it */ })
+  // every tenant's first login, in the background: readiness and the mtls_management_up gauge report its outcome
+  startLogins(gateway.tenants)
   return { gateway, url, statusUrl, stop: async () => await drain(gateway, config, logger) }
+}
+
+/** Listens on `at`; a failure becomes MTLS_ERR_LISTEN ("cannot listen on 127.0.0.1:8080: address already in use"). */
+async function listen (app: Gateway['app'], at: ListenAddress): Promise<string> {
+  try {
+    return await app.listen({ host: at.host, port: at.port, listenTextResolver: (a) => `listening on ${a}` })
+  } catch (err) {
+    throw listenError(err, at)
+  }
 }
 
 async function drain (gateway: Gateway, config: Config, logger: Logger): Promise<void> {
@@ -60,7 +79,9 @@ export async function serve (opts: LoadOptions): Promise<void> {
     logger.info({ event: 'config', config: maskedConfig(config) }, 'effective configuration')
     running = await startGateway(config, logger)
   } catch (err) {
-    logger.fatal({ code: (err as { code?: string }).code, err }, 'startup failed')
+    // the message's first line says what failed ("cannot listen on 127.0.0.1:8080: address already in use")
+    const what = (err as Error).message.split('\n')[0] ?? ''
+    logger.fatal({ code: (err as { code?: string }).code, err }, `startup failed: ${what}`)
     process.exit(1)
   }
   let stopping = false

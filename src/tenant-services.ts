@@ -7,6 +7,7 @@ import { ManagementAuth } from './mender/management-auth.js'
 import { ManagementClient } from './mender/management-client.js'
 import { Preauthorizer } from './device-auth/preauthorizer.js'
 import { DEFAULT_TENANT } from './tls/tenants.js'
+import type { LoginResult } from './status/management-health.js'
 
 export interface TenantServices {
   name: string
@@ -17,17 +18,27 @@ export interface TenantServices {
   tenantToken: string
 }
 
+/** Called after every login attempt of a tenant, with the failure's code and upstream status. */
+export type OnLogin = (result: LoginResult, tenant: string, failure?: LoginFailure) => void
+export interface LoginFailure { code: string, upstreamStatus?: number }
+
 interface Credentials { name: string, mender_user: string, mender_pass: string, mender_token: string, tenant_token: string }
 
 export function buildTenantServices (
-  config: Config, o: { backend: string, dispatcher: Dispatcher, log: Logger, onLogin: (result: 'login' | 'refresh' | 'failed') => void }
+  config: Config, o: { backend: string, dispatcher: Dispatcher, log: Logger, onLogin: OnLogin }
 ): Map<string, TenantServices> {
   const all: Credentials[] = [{ ...config, name: DEFAULT_TENANT }, ...config.tenants]
   const out = new Map<string, TenantServices>()
   for (const t of all) {
     const log = o.log.child({ component: 'management', tenant: t.name })
     const auth = new ManagementAuth({
-      baseUrl: o.backend, user: t.mender_user, pass: t.mender_pass, token: t.mender_token, dispatcher: o.dispatcher, log, onLogin: o.onLogin
+      baseUrl: o.backend,
+      user: t.mender_user,
+      pass: t.mender_pass,
+      token: t.mender_token,
+      dispatcher: o.dispatcher,
+      log,
+      onLogin: (result) => { o.onLogin(result, t.name, result === 'failed' ? failure(auth) : undefined) }
     })
     const management = new ManagementClient({ baseUrl: o.backend, auth, dispatcher: o.dispatcher, log })
     const preauthorizer = new Preauthorizer({ client: management, force: config.preauth_force, ttlSeconds: config.preauth_cache_ttl, maxEntries: config.preauth_cache_size })
@@ -36,12 +47,12 @@ export function buildTenantServices (
   return out
 }
 
-/** A token source that is ready only when every tenant can log in (readiness). */
-export function allTenantsToken (tenants: Map<string, TenantServices>): { token: () => Promise<string> } {
-  return {
-    token: async () => {
-      for (const t of tenants.values()) await t.auth.token()
-      return ''
-    }
-  }
+const failure = (auth: ManagementAuth): LoginFailure => ({
+  code: auth.lastError?.code ?? 'MTLS_ERR_MGMT_UNAVAILABLE',
+  upstreamStatus: (auth.lastError as { upstreamStatus?: number } | undefined)?.upstreamStatus
+})
+
+/** Starts a login for every tenant whose token is missing or due (one in flight each); never waits for it. */
+export function startLogins (tenants: Map<string, TenantServices>): void {
+  for (const t of tenants.values()) t.auth.token().catch(() => { /* logged by ManagementAuth, tracked by health */ })
 }

@@ -1,9 +1,10 @@
 // `mtls-ambassador certs …`: argument parsing, usage text and dispatch of the certificate commands.
-// Returns an exit code (0 done, 1 failed, 2 bad command line); never exits the process.
+// Returns an exit code (0 done, 1 failed, 2 bad command line: one line on stderr); never exits the process.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ca, demo, device, intermediate, server } from './cli-issue.js'
 import { revoke } from './cli-revoke.js'
 import { UsageError, type CliIo, type Values } from './cli-util.js'
+import { parseArgsProblem } from '../cli-args.js'
 
 export type { CliIo } from './cli-util.js'
 
@@ -74,9 +75,13 @@ function parse (command: Command, args: string[]): Values {
     const { values } = parseArgs({ args, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, strict: true })
     return values
   } catch (err) {
-    throw new UsageError((err as Error).message)
+    throw new UsageError(parseArgsProblem(err) ?? (err as Error).message)
   }
 }
+
+/** A usage error as one line: `mtls-ambassador: certs <command>: <problem> (try --help)`. */
+const usageLine = (where: string, problem: string): string =>
+  `mtls-ambassador: ${where}: ${problem.split('\n')[0] ?? ''} (try --help)`
 
 const stdio: CliIo = {
   out: (line) => { process.stdout.write(line + '\n') },
@@ -86,13 +91,20 @@ const stdio: CliIo = {
 /** Runs `certs <command> …` (argv without the `certs` word); returns the exit code. */
 export async function runCertsCli (argv: string[], io: CliIo = stdio): Promise<number> {
   const [name, ...args] = argv
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io[name === undefined ? 'err' : 'out'](CERTS_USAGE)
-    return name === undefined ? 2 : 0
+  if (name === undefined) {
+    io.err(usageLine('certs', 'missing command'))
+    return 2
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    io.out(CERTS_USAGE)
+    return 0
   }
   const command = COMMANDS[name]
+  if (command === undefined) {
+    io.err(usageLine('certs', `unknown command '${name}'`))
+    return 2
+  }
   try {
-    if (command === undefined) throw new UsageError(`unknown command: ${name}`)
     const values = parse(command, args)
     if (values.help === true) {
       io.out(`Usage: mtls-ambassador certs ${command.usage}\n\n${CERTS_USAGE}`)
@@ -101,9 +113,11 @@ export async function runCertsCli (argv: string[], io: CliIo = stdio): Promise<n
     await command.run(values, io)
     return 0
   } catch (err) {
-    io.err(`certs ${name}: ${(err as Error).message}`)
-    if (!(err instanceof UsageError)) return 1
-    io.err(`\n${CERTS_USAGE}`)
+    if (!(err instanceof UsageError)) {
+      io.err(`certs ${name}: ${(err as Error).message}`)
+      return 1
+    }
+    io.err(usageLine(`certs ${name}`, err.message))
     return 2
   }
 }

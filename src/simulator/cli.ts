@@ -1,11 +1,15 @@
 // Command line of the standalone simulator: parses the flags into SimulatorOptions, starts it, prints its URL and
-// runs until SIGINT/SIGTERM. Never exits the process itself.
+// runs until SIGINT/SIGTERM. Never exits the process itself; bad flags throw a UsageError (MTLS_ERR_USAGE).
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { startSimulator } from './start.js'
+import { UsageError, parseArgsProblem, wantsHelp } from '../cli-args.js'
 import type { SimulatorOptions, SimulatorUser } from './types.js'
 
-export const SIMULATOR_USAGE = `Usage: sim [options]
+export const SIMULATOR_USAGE = `Usage: mtls-ambassador sim [options]
+
+Runs the Mender simulator until SIGINT/SIGTERM and prints its URL.
+
   --host <addr>                  listen address (default 127.0.0.1)
   --port <n>                     listen port (default 0: any free port)
   --tls-cert <file> --tls-key <file>   serve HTTPS with this PEM certificate and key
@@ -15,7 +19,8 @@ export const SIMULATOR_USAGE = `Usage: sim [options]
   --tenant-token <token>=<tenant>   a tenant token (repeatable; implies --multi-tenant)
   --user-token-lifetime <sec>    lifetime of login JWTs (default 604800)
   --device-token-lifetime <sec>  lifetime of device JWTs (default 604800)
-  --logger                       log every request`
+  --logger                       log every request
+  -h, --help                     this help`
 
 function splitOnce (text: string, sep: string, what: string): [string, string] {
   const i = text.indexOf(sep)
@@ -99,9 +104,20 @@ function stopSignal (): { stopped: Promise<void>, cancel: () => void } {
   return { stopped, cancel }
 }
 
-/** Runs the simulator until SIGINT or SIGTERM, then closes it and resolves. */
+/** A bad command line (not a file that cannot be read) as a usage error: one line, exit 2. */
+function asUsage (err: unknown): unknown {
+  const code = (err as { code?: unknown }).code
+  if (code !== undefined && !(typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) return err
+  return new UsageError(`sim: ${parseArgsProblem(err) ?? (err as Error).message}`)
+}
+
+/** Runs the simulator until SIGINT or SIGTERM, then closes it and resolves; `--help` prints the usage. */
 export async function runSimulatorCli (argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const opts = await parseSimulatorArgs(argv)
+  if (wantsHelp(argv)) {
+    out.write(SIMULATOR_USAGE + '\n')
+    return
+  }
+  const opts = await parseSimulatorArgs(argv).catch((err: unknown) => { throw asUsage(err) })
   const signal = stopSignal()
   let sim
   try {

@@ -1,5 +1,6 @@
 // The plain-HTTP status listener (its own port, no client certificate, for kubelets and load balancers):
-// /status and /healthz say the process is alive, /readyz whether it can admit devices, /metrics is Prometheus.
+// /status and /healthz say the process is alive, /readyz whether it can serve devices (never waits on Mender),
+// /metrics is Prometheus.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -7,7 +8,7 @@ import type { Readiness } from './readiness.js'
 
 export const STATUS_OK = { status: 'ok' } as const
 
-export function buildStatusApp (logger: Logger, ready: () => Promise<Readiness>, registry: Registry): FastifyInstance {
+export function buildStatusApp (logger: Logger, ready: () => Readiness | Promise<Readiness>, registry: Registry): FastifyInstance {
   const app = fastify({ loggerInstance: logger.child({ listener: 'status' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
   app.get('/status', async () => STATUS_OK)
   app.get('/healthz', async () => STATUS_OK)

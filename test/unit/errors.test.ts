@@ -38,9 +38,15 @@ describe('TlsReasons and StartupErrors', () => {
       ...httpNames.map((n) => new HttpErrors[n]().code),
       ...Object.values(TlsReasons),
       new StartupErrors.CONFIG_INVALID('x').code,
-      new StartupErrors.TLS_MATERIAL('x').code
+      new StartupErrors.TLS_MATERIAL('x').code,
+      new StartupErrors.LISTEN('x', 'y').code
     ]
     expect(new Set(codes).size).toBe(codes.length)
+  })
+
+  it('names the address and the reason in the listen error message', () => {
+    expect(new StartupErrors.LISTEN('127.0.0.1:8080', 'address already in use').message)
+      .toBe('cannot listen on 127.0.0.1:8080: address already in use')
   })
 
   it('puts the problem list into the config error message', () => {
