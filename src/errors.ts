@@ -49,7 +49,9 @@ export const TlsReasons = {
   CONN_LIMIT: 'MTLS_ERR_TLS_CONN_LIMIT',
   TENANT_MISMATCH: 'MTLS_ERR_TLS_TENANT_MISMATCH',
   PROTOCOL: 'MTLS_ERR_TLS_PROTOCOL',
-  HANDSHAKE: 'MTLS_ERR_TLS_HANDSHAKE'
+  HANDSHAKE: 'MTLS_ERR_TLS_HANDSHAKE',
+  BAD_CERT: 'MTLS_ERR_TLS_BAD_CERT',
+  INTERNAL: 'MTLS_ERR_TLS_INTERNAL'
 } as const
 
 /** Errors that stop the process before it serves (configuration, unreadable TLS material). */

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import type { X509Certificate } from 'node:crypto'
 import { x509 } from '../pki/x509.js'
-import { normalizeSerial } from '../pki/serial.js'
+import { normalizeSerial, peerSerial } from '../pki/serial.js'
 
 export interface CrlInfo {
   source: string
@@ -61,8 +61,6 @@ export type RevocationVerdict =
   | { ok: true, staleCrl?: CrlInfo }
   | { ok: false, reason: 'denylisted' | 'crl' | 'crl_stale', crl?: CrlInfo }
 
-const serialOf = (cert: X509Certificate): string => normalizeSerial(cert.serialNumber)
-
 /**
  * Checks a leaf against the denylist, then the leaf and every intermediate the device sent against the CRL of its
  * issuer: revoking an intermediate in its root's CRL cuts off every device below it.
@@ -77,7 +75,9 @@ export function checkRevocation (
     // OpenSSL verified the chain's signatures (and session tickets rotate with trust), so the issuer match suffices
     const crl = crls.find((c) => cert.checkIssued(c.issuer))
     if (crl === undefined) continue
-    if (crl.serials.has(cert === leaf ? serial : serialOf(cert))) return { ok: false, reason: 'crl', crl }
+    // a serial that does not read cannot be shown absent from the CRL: refused (the guard refuses such chains earlier)
+    const serialOfCert = cert === leaf ? serial : peerSerial(cert.serialNumber)
+    if (serialOfCert === undefined || crl.serials.has(serialOfCert)) return { ok: false, reason: 'crl', crl }
     if (crl.nextUpdate !== undefined && crl.nextUpdate.getTime() < now) {
       if (stalePolicy === 'refuse') return { ok: false, reason: 'crl_stale', crl }
       staleCrl ??= crl

@@ -131,7 +131,6 @@ describe('a throw inside a TLS socket handler', () => {
       log: pino(capture),
       trust: () => { throw new Error('boom') },
       stalePolicy: 'keep',
-      policy: { rsaMinBits: 2048 },
       onRefused: (r) => refused.push(r)
     })
     server.on('secureConnection', (s) => { if (!s.destroyed) s.end('HTTP/1.1 200 OK\r\n\r\n') })
@@ -151,7 +150,6 @@ describe('a throw inside a TLS socket handler', () => {
       log: pino(capture),
       trust: () => gw.running.gateway.reloader.current(),
       stalePolicy: 'keep',
-      policy: { rsaMinBits: 2048 },
       onRefused: (r) => { if (r !== 'MTLS_ERR_TLS_INTERNAL') throw new Error('counter broke') }
     })
     try {
@@ -164,7 +162,7 @@ describe('a throw inside a TLS socket handler', () => {
 
   it('is contained in the per-address connection limit (connection)', async () => {
     const capture = new LogCapture()
-    const server = createTcpServer((s) => s.end('ok'))
+    const server = createTcpServer(() => {})
     let calls = 0
     limitConnections(server, { max: 0, perIp: 1, log: pino(capture), onRefused: () => { calls++; throw new Error('counter broke') } })
     try {
@@ -172,7 +170,7 @@ describe('a throw inside a TLS socket handler', () => {
       const first = tcpConnect({ port, host: '127.0.0.1' })
       await new Promise((resolve) => first.once('connect', resolve))
       await new Promise((resolve) => setTimeout(resolve, 50))
-      const second = tcpConnect({ port, host: '127.0.0.1' })
+      const second = tcpConnect({ port, host: '127.0.0.1' }).resume()
       const closed = await new Promise<boolean>((resolve) => { second.once('close', () => resolve(true)); second.once('error', () => {}) })
       expect(closed).toBe(true)
       expect(calls).toBeGreaterThanOrEqual(1)

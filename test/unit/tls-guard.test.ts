@@ -43,6 +43,10 @@ describe('reasonForHandshakeError', () => {
       expect(reasonForHandshakeError(errno(code))).toBe('MTLS_ERR_TLS_HANDSHAKE')
     })
 
+  it('maps an ASN.1 decoding error (a certificate OpenSSL cannot read) to MTLS_ERR_TLS_BAD_CERT', () => {
+    expect(reasonForHandshakeError(Object.assign(errno('ERR_SSL_ILLEGAL_ZERO_CONTENT'), { library: 'asn1 encoding routines' }))).toBe('MTLS_ERR_TLS_BAD_CERT')
+  })
+
   it('maps an error without code to MTLS_ERR_TLS_HANDSHAKE', () => {
     expect(reasonForHandshakeError(errno())).toBe('MTLS_ERR_TLS_HANDSHAKE')
   })
