@@ -79,6 +79,9 @@ function refusalOf (verdict: Admission, tenant: TenantTrust | undefined, snapsho
 }
 
 function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolean {
+  const resumed = socket.isSessionReused()
+  // Node 20 drops the chain the device sent once getPeerX509Certificate() ran: read it first (full handshakes only)
+  const chainTop = resumed ? undefined : socket.getPeerCertificate(true)
   const cert = socket.getPeerX509Certificate()
   const remote = socket.remoteAddress
   if (cert === undefined) {
@@ -90,10 +93,9 @@ function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolea
   const reading = readPeer(cert)
   if (!reading.ok) return refuse(o, { code: TlsReasons.BAD_CERT, detail: reading.detail }, { remote, device: { fingerprint: cert.fingerprint256 } })
   const snapshot = o.trust()
-  const resumed = socket.isSessionReused()
-  // the chain costs a certificate parse per link: read it only when the tenant or a CRL check needs it
   const direct = directTenant(cert, snapshot.tenants, socket.authorized && !resumed)
-  const intermediates = !resumed && (direct === undefined || snapshot.crls.length > 0) ? peerIntermediates(socket.getPeerCertificate(true)) : []
+  // each intermediate costs a parse: only when the tenant or a CRL check needs them
+  const intermediates = chainTop !== undefined && (direct === undefined || snapshot.crls.length > 0) ? peerIntermediates(chainTop) : []
   if (intermediates === undefined) {
     return refuse(o, { code: TlsReasons.BAD_CERT, detail: 'a certificate of the chain does not parse' }, { remote, device: peerLog(reading.peer) })
   }
