@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import type { X509Certificate } from 'node:crypto'
 import { x509 } from '../pki/x509.js'
 import { normalizeSerial, peerSerial } from '../pki/serial.js'
+import { pemBlocks } from './pem.js'
 
 export interface CrlInfo {
   source: string
@@ -29,10 +30,19 @@ export function loadDenylist (path: string): Set<string> {
   return out
 }
 
-function parseCrl (source: string, raw: Buffer): InstanceType<typeof x509.X509Crl> {
+/** The DER of a CRL file: one whole `X509 CRL` PEM block (see pem.ts), or the bytes themselves when not PEM. */
+function crlDer (source: string, raw: Buffer): Buffer {
   const text = raw.toString('latin1')
+  if (!text.includes('-----BEGIN') && !text.includes('-----END')) return raw
+  const blocks = pemBlocks(text, source)
+  if (blocks.length !== 1 || blocks[0]?.label !== 'X509 CRL') throw new Error(`${source}: expected one X509 CRL PEM block`)
+  return blocks[0].der
+}
+
+function parseCrl (source: string, raw: Buffer): InstanceType<typeof x509.X509Crl> {
+  const der = crlDer(source, raw)
   try {
-    return new x509.X509Crl(text.includes('-----BEGIN X509 CRL-----') ? text : Uint8Array.from(raw).buffer)
+    return new x509.X509Crl(Uint8Array.from(der).buffer)
   } catch (err) {
     throw new Error(`${source}: not a CRL (${(err as Error).message})`)
   }

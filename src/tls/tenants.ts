@@ -33,11 +33,13 @@ export function loadTenants (config: Pick<Config, 'sni' | 'tenants' | 'expired_g
   for (const t of config.tenants) {
     try {
       const caPem = readFileSync(t.ca_pem, 'utf8')
-      const caCerts = parseCertBundle(caPem)
+      const caCerts = parseCertBundle(caPem, t.ca_pem)
       if (caCerts.length === 0) throw new Error('no PEM certificate found')
       out.push({ name: t.name, caPem, caCerts, sni: names(t.sni), graceSeconds: t.expired_grace ?? config.expired_grace })
     } catch (err) {
-      problems.push(`tenant ${t.name} CA bundle ${t.ca_pem}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      // the scanner's messages start with the file name; others (unreadable file, no certificate) get it here
+      const cause = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+      problems.push(`tenant ${t.name} CA bundle ${cause.startsWith(t.ca_pem) ? cause : `${t.ca_pem}: ${cause}`}`)
     }
   }
   if (problems.length > 0) throw new Error(problems.join('; '))
