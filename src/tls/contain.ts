@@ -16,7 +16,8 @@ export function contained (o: ContainOptions, where: string, socket: Socket | un
   } catch (err) {
     try {
       socket?.destroy()
-      o.log.error({ code: TlsReasons.INTERNAL, where, remote: socket?.remoteAddress, cause: (err as Error)?.message }, 'connection handler failed, socket closed')
+      const fields = { code: TlsReasons.INTERNAL, where, remote: socket?.remoteAddress, cause: (err as Error)?.message }
+      o.log.error(fields, 'connection handler failed, socket closed')
       o.onRefused?.(TlsReasons.INTERNAL)
     } catch { /* the log or the counter itself failed: the socket is closed, nothing more can be done */ }
   }

@@ -3,12 +3,15 @@
 import type { Server, TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { TlsReasons } from '../errors.js'
-import { peerLog, readPeer, setPeer } from './peer.js'
+import { peerLog, readPeer, setPeer, type PeerIdentity } from './peer.js'
 import { decideAdmission, reasonForVerifyError, type Admission } from './admission.js'
 import { contained } from './contain.js'
 import type { TrustSnapshot } from './trust.js'
 import type { X509Certificate } from 'node:crypto'
-import { allowedTenants, DEFAULT_TENANT, directTenant, peerIntermediates, tenantViaIntermediates, type TenantTrust } from './tenants.js'
+import {
+  allowedTenants, DEFAULT_TENANT, directTenant, issuersIn, peerIntermediates, tenantViaIntermediates, type TenantTrust
+} from './tenants.js'
+import { DEFAULT_DEVICE_POLICY, PolicyGate, type DevicePolicy } from './policy.js'
 import { TtlCache } from '../device-auth/ttl-cache.js'
 
 export { reasonForVerifyError }
@@ -39,6 +42,8 @@ export interface GuardOptions {
   onRefused?: (reason: Reason) => void
   /** Called for every connection admitted under the expiry grace window. */
   onGrace?: (kind: 'expired' | 'not_yet_valid') => void
+  /** The device certificate policy (RSA-2048 minimum unless told). */
+  policy?: DevicePolicy
 }
 
 /**
@@ -69,7 +74,9 @@ function refuse (o: GuardOptions, refusal: Refusal, fields: Record<string, unkno
 }
 
 /** The refusal of a verdict, a chain no tenant signed, or a tenant the server name does not serve. */
-function refusalOf (verdict: Admission, tenant: TenantTrust | undefined, snapshot: TrustSnapshot, servername: string | false | undefined): Refusal | undefined {
+function refusalOf (
+  verdict: Admission, tenant: TenantTrust | undefined, snapshot: TrustSnapshot, servername: string | false | undefined
+): Refusal | undefined {
   if (!verdict.ok) return { code: verdict.reason, detail: verdict.detail }
   if (tenant === undefined) return { code: TlsReasons.UNKNOWN_CA, detail: 'no tenant CA signed the chain' }
   if (!allowedTenants(snapshot.plan, servername).has(tenant.name)) {
@@ -78,7 +85,7 @@ function refusalOf (verdict: Admission, tenant: TenantTrust | undefined, snapsho
   return undefined
 }
 
-function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolean {
+function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo, gate: PolicyGate): boolean {
   const resumed = socket.isSessionReused()
   // Node 20 drops the chain the device sent once getPeerX509Certificate() ran: read it first (full handshakes only)
   const chainTop = resumed ? undefined : socket.getPeerCertificate(true)
@@ -91,48 +98,61 @@ function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolea
   }
   // untrusted input: read it totally before anything else looks at it
   const reading = readPeer(cert)
-  if (!reading.ok) return refuse(o, { code: TlsReasons.BAD_CERT, detail: reading.detail }, { remote, device: { fingerprint: cert.fingerprint256 } })
+  if (!reading.ok) {
+    const device = { fingerprint: cert.fingerprint256 }
+    return refuse(o, { code: TlsReasons.BAD_CERT, detail: reading.detail }, { remote, device })
+  }
   const snapshot = o.trust()
   const direct = directTenant(cert, snapshot.tenants, socket.authorized && !resumed)
   // each intermediate costs a parse: only when the tenant or a CRL check needs them
-  const intermediates = chainTop !== undefined && (direct === undefined || snapshot.crls.length > 0) ? peerIntermediates(chainTop) : []
+  const needChain = chainTop !== undefined && (direct === undefined || snapshot.crls.length > 0)
+  const intermediates = needChain ? peerIntermediates(chainTop) : []
   if (intermediates === undefined) {
-    return refuse(o, { code: TlsReasons.BAD_CERT, detail: 'a certificate of the chain does not parse' }, { remote, device: peerLog(reading.peer) })
+    const detail = 'a certificate of the chain does not parse'
+    return refuse(o, { code: TlsReasons.BAD_CERT, detail }, { remote, device: peerLog(reading.peer) })
   }
   const tenant = direct ?? tenants.of(cert, intermediates, snapshot)
   const peer = { ...reading.peer, tenant: tenant?.name ?? DEFAULT_TENANT }
-  const verdict = decideAdmission(
+  const chain = (): X509Certificate[] => intermediates.length > 0 ? intermediates : peerIntermediates(chainTop) ?? []
+  const verdict = gate.apply(decideAdmission(
     { cert, serial: peer.serial, authorized: socket.authorized, verifyError: socket.authorizationError === null ? null : String(socket.authorizationError), intermediates },
     { snapshot, stalePolicy: o.stalePolicy, tenant }
-  )
+  ), cert, chain, () => issuersIn(snapshot.tenants, [cert, ...chain()]))
   const refusal = refusalOf(verdict, tenant, snapshot, socket.servername ?? undefined)
-  if (refusal !== undefined || !verdict.ok) {
-    return refusal === undefined ? false : refuse(o, refusal, { remote, resumed, device: peerLog(peer), issuer: peer.issuer })
-  }
+  if (refusal !== undefined) return refuse(o, refusal, { remote, resumed, device: peerLog(peer), issuer: peer.issuer })
+  // refusalOf refuses every verdict that is not ok; this only narrows the type
+  if (!verdict.ok) return false
+  admitted(socket, o, verdict, peer)
+  return true
+}
+
+function admitted (socket: TLSSocket, o: GuardOptions, verdict: Admission & { ok: true }, peer: PeerIdentity): void {
+  const remote = socket.remoteAddress
+  const { cert } = peer
   if (verdict.grace !== undefined) {
     o.log.warn({ code: 'MTLS_WARN_CERT_GRACE', grace: verdict.grace, validTo: cert.validTo, validFrom: cert.validFrom, remote, device: peerLog(peer) }, 'certificate admitted under the grace window')
     o.onGrace?.(verdict.grace)
   }
   if (verdict.staleCrl !== undefined) o.log.warn({ code: 'MTLS_WARN_CRL_STALE', crl: verdict.staleCrl.source, device: peerLog(peer) }, 'CRL past its nextUpdate still used')
   setPeer(socket, peer)
-  o.log.debug({ remote, device: peerLog(peer), resumed }, 'tls admitted')
-  return true
+  o.log.debug({ remote, device: peerLog(peer), resumed: socket.isSessionReused() }, 'tls admitted')
 }
 
 /** Installs the guard on a TLS (or HTTPS) server; must run before the HTTP layer's own listener. */
 export function installTlsGuard (server: Server, o: GuardOptions): TlsGuard {
   const open = new Set<TLSSocket>()
   const tenants = new TenantMemo()
+  const gate = new PolicyGate(o.policy ?? DEFAULT_DEVICE_POLICY)
   // nothing a peer sends may throw out of these handlers: a throw closes that socket and is logged and counted
   server.prependListener('secureConnection', (socket: TLSSocket) => contained(o, 'secureConnection', socket, () => {
-    if (!admit(socket, o, tenants)) {
+    if (!admit(socket, o, tenants, gate)) {
       socket.destroy()
       return
     }
     open.add(socket)
     socket.once('close', () => open.delete(socket))
   }))
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket | undefined) => contained(o, 'tlsClientError', socket, () => {
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket?: TLSSocket) => contained(o, 'tlsClientError', socket, () => {
     const code = reasonForHandshakeError(err)
     o.log.warn({ code, tlsError: err.code, remote: socket?.remoteAddress }, 'tls handshake failed')
     o.onRefused?.(code)

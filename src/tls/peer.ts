@@ -45,7 +45,9 @@ export type PeerReading = { ok: true, peer: PeerIdentity } | { ok: false, detail
 export function readPeer (cert: X509Certificate, tenant = 'default'): PeerReading {
   try {
     const serial = peerSerial(cert.serialNumber)
-    if (serial === undefined) return { ok: false, detail: `serial number is not a positive integer: ${String(cert.serialNumber).slice(0, 80)}` }
+    if (serial === undefined) {
+      return { ok: false, detail: `serial number is not a positive integer: ${String(cert.serialNumber).slice(0, 80)}` }
+    }
     const sans = sanValues(cert)
     if (sans === undefined) return { ok: false, detail: 'subjectAltName does not decode' }
     const cn = commonName(cert.subject)

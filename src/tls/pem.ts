@@ -28,27 +28,36 @@ export function pemBlocks (text: string, source: string): PemBlock[] {
     const n = i + 1
     const begin = BEGIN.exec(line)
     const end = END.exec(line)
-    if (begin === null && end === null && /-----(BEGIN|END)/.test(line)) throw new Error(`${source}:${n}: malformed PEM boundary`)
+    const at = `${source}:${n}`
+    if (begin === null && end === null && /-----(BEGIN|END)/.test(line)) throw new Error(`${at}: bad PEM boundary`)
     if (begin !== null) {
-      if (open !== undefined) throw new Error(`${source}:${n}: BEGIN ${begin[1]} inside the ${open.label} block of line ${open.line}, which has no END`)
+      if (open !== undefined) {
+        throw new Error(`${at}: BEGIN ${begin[1]} inside the ${open.label} block of line ${open.line} (no END)`)
+      }
       open = { label: begin[1] ?? '', line: n, body: [] }
     } else if (end !== null) {
-      if (open === undefined) throw new Error(`${source}:${n}: END ${end[1]} without a BEGIN`)
-      if (end[1] !== open.label) throw new Error(`${source}:${n}: END ${end[1]} closes the ${open.label} block of line ${open.line}`)
+      if (open === undefined) throw new Error(`${at}: END ${end[1]} without a BEGIN`)
+      if (end[1] !== open.label) {
+        throw new Error(`${at}: END ${end[1]} closes the ${open.label} block of line ${open.line}`)
+      }
       out.push({ label: open.label, der: decode(source, open.label, open.line, open.body), line: open.line })
       open = undefined
     } else if (open !== undefined) {
       open.body.push(line)
     }
   }
-  if (open !== undefined) throw new Error(`${source}:${open.line}: BEGIN ${open.label} without its END (file cut short?)`)
+  if (open !== undefined) {
+    throw new Error(`${source}:${open.line}: BEGIN ${open.label} without its END (file cut short?)`)
+  }
   return out
 }
 
 /** The certificates of a PEM file: every block must be a CERTIFICATE whose DER parses exactly (no bytes after it). */
 export function pemCertificates (text: string, source: string): X509Certificate[] {
   return pemBlocks(text, source).map((b) => {
-    if (b.label !== 'CERTIFICATE') throw new Error(`${source}:${b.line}: a ${b.label} block where only certificates belong`)
+    if (b.label !== 'CERTIFICATE') {
+      throw new Error(`${source}:${b.line}: a ${b.label} block where only certificates belong`)
+    }
     let cert: X509Certificate
     try {
       cert = new X509Certificate(b.der)

@@ -35,7 +35,9 @@ function crlDer (source: string, raw: Buffer): Buffer {
   const text = raw.toString('latin1')
   if (!text.includes('-----BEGIN') && !text.includes('-----END')) return raw
   const blocks = pemBlocks(text, source)
-  if (blocks.length !== 1 || blocks[0]?.label !== 'X509 CRL') throw new Error(`${source}: expected one X509 CRL PEM block`)
+  if (blocks.length !== 1 || blocks[0]?.label !== 'X509 CRL') {
+    throw new Error(`${source}: expected one X509 CRL PEM block`)
+  }
   return blocks[0].der
 }
 

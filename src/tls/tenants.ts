@@ -91,6 +91,11 @@ export function directTenant (leaf: X509Certificate, tenants: TenantTrust[], ver
   return candidates.find((c) => verifiedBy(leaf, c.ca))?.t
 }
 
+/** The tenant CAs that issued one of `certs` (by name and key id). */
+export function issuersIn (tenants: TenantTrust[], certs: X509Certificate[]): X509Certificate[] {
+  return tenants.flatMap((t) => t.caCerts).filter((ca) => certs.some((c) => issuedBy(c, ca)))
+}
+
 /** The tenant whose CA signed one of the intermediates the device sent, which in turn signed the leaf. */
 export function tenantViaIntermediates (leaf: X509Certificate, intermediates: X509Certificate[], tenants: TenantTrust[]): TenantTrust | undefined {
   const issuers = intermediates.filter((i) => signedBy(leaf, i))
@@ -103,7 +108,9 @@ export function tenantViaIntermediates (leaf: X509Certificate, intermediates: X5
  * before `getPeerX509Certificate()`, which drops the chain). Undefined when one of them cannot be read: a chain whose
  * serials cannot be checked against the CRLs is refused, never half-checked.
  */
-export function peerIntermediates (chainTop: { raw?: Buffer, issuerCertificate?: unknown } | undefined): X509Certificate[] | undefined {
+export function peerIntermediates (
+  chainTop: { raw?: Buffer, issuerCertificate?: unknown } | undefined
+): X509Certificate[] | undefined {
   const out: X509Certificate[] = []
   let cur = chainTop?.issuerCertificate as { raw?: Buffer, issuerCertificate?: unknown } | undefined
   const seen = new Set<string>()
