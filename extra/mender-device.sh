@@ -38,7 +38,7 @@ Options (environment variable in brackets):
   -s, --server URL         server URL [MENDER_SERVER_URL] (default: https://localhost:8080)
   -c, --ca FILE            CA bundle that signed the server certificate [MENDER_CA_FILE] (default: system CAs)
   -C, --cert FILE          device certificate, chain file allowed [MENDER_CERT_FILE] (required)
-  -k, --key FILE           device private key, RSA / EC P-256 / Ed25519 [MENDER_KEY_FILE] (required)
+  -k, --key FILE           device private key, RSA / EC P-256 or P-384 / Ed25519 [MENDER_KEY_FILE] (required)
   -i, --identity K=V       identity attribute, repeatable; the variable takes K=V,K=V
                            [MENDER_IDENTITY] (default: mac=02:00:00:00:00:01)
   -t, --tenant-token TOK   tenant token [MENDER_TENANT_TOKEN]
@@ -93,9 +93,9 @@ key_type() {
   text=$(openssl pkey -in "$KEY_FILE" -noout -text_pub 2>/dev/null) || die "cannot read private key $KEY_FILE"
   case $text in
     *ED25519*) echo ed25519 ;;
-    *prime256v1* | *P-256*) echo ec ;;
+    *prime256v1* | *P-256* | *secp384r1* | *P-384*) echo ec ;;
     *Modulus* | *modulus*) echo rsa ;;
-    *) die "unsupported key in $KEY_FILE (RSA, EC P-256 or Ed25519 only)" ;;
+    *) die "unsupported key in $KEY_FILE (RSA, EC P-256/P-384 or Ed25519 only)" ;;
   esac
 }
 

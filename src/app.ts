@@ -98,6 +98,7 @@ function startTrust (server: Server, config: Config, trust: TrustSnapshot, logge
     log: logger,
     trust: () => reloader.current(),
     stalePolicy: config.crl_stale_policy,
+    policy: { rsaMinBits: config.device_rsa_min_bits },
     onRefused,
     onGrace: (kind) => metrics.graceAdmissions.inc({ kind })
   })

@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { HttpErrors, TlsReasons } from './errors.js'
 import { sendError } from './error-reply.js'
 import { EventLoopLag } from './event-loop-lag.js'
+import { contained } from './tls/contain.js'
 
 export const RETRY_AFTER_SECONDS = 10
 
@@ -14,7 +15,8 @@ export function limitConnections (server: Server, o: { max: number, perIp: numbe
   if (o.max > 0) server.maxConnections = o.max
   if (o.perIp <= 0) return
   const perIp = new Map<string, number>()
-  server.on('connection', (socket) => {
+  // contained: a throw here must close this one socket, never escape the 'connection' event
+  server.on('connection', (socket) => contained(o, 'connection', socket, () => {
     const ip = socket.remoteAddress ?? ''
     const open = (perIp.get(ip) ?? 0) + 1
     if (open > o.perIp) {
@@ -29,7 +31,7 @@ export function limitConnections (server: Server, o: { max: number, perIp: numbe
       if (left <= 0) perIp.delete(ip)
       else perIp.set(ip, left)
     })
-  })
+  }))
 }
 
 /** How often the event-loop delay is sampled: a gateway that starts lagging sheds within a fraction of a second. */

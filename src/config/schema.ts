@@ -39,6 +39,7 @@ export const FIELDS = {
   crl_fetch_interval: ms(3600000, 'interval between CRL fetches', 'MTLS_CRL_FETCH_INTERVAL'),
   crl_stale_policy: f('MTLS_CRL_STALE_POLICY', Type.Union([Type.Literal('keep'), Type.Literal('refuse')], { default: 'keep' }), 'a CRL past its nextUpdate: `keep` using it (and alarm) or `refuse` that issuer\'s devices'),
   expired_grace: f('MTLS_EXPIRED_GRACE', Type.Integer({ minimum: 0, default: 0 }), 'seconds an expired (or not yet valid) device certificate is still admitted, with a warning; 0 = off'),
+  device_rsa_min_bits: f('MTLS_DEVICE_RSA_MIN_BITS', Type.Integer({ minimum: 1024, default: 2048 }), 'smallest RSA key (bits) accepted in device certificates; smaller ones are refused at the handshake (`MTLS_ERR_TLS_WEAK_KEY`)'),
   tenant_token: f('MTLS_TENANT_TOKEN', Type.String({ default: '' }), 'tenant token the default tenant\'s devices must send (multi-tenant Mender); empty = not checked', true),
   sni: f('MTLS_SNI', Type.String({ default: '' }), 'comma-separated server names of the default tenant; empty = the default tenant takes every connection without a tenant\'s name'),
   tenants: f('MTLS_TENANTS', Type.Array(TenantSchema, { default: [] }), 'more tenants: `name`, `ca_pem`, `mender_user`/`mender_pass` or `mender_token`, `sni` (names), `tenant_token`, `expired_grace` (YAML list; JSON in the env)'),

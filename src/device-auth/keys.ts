@@ -58,12 +58,15 @@ export function sameKey (a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+const EC_CURVES = ['prime256v1', 'secp384r1']
+
 /** The device key types the ambassador accepts; `undefined` for anything else. */
 export function deviceKeyType (key: KeyObject): DeviceKeyType | undefined {
   switch (key.asymmetricKeyType) {
     case 'rsa': return 'rsa'
     case 'ed25519': return 'ed25519'
-    case 'ec': return key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'ec' : undefined
+    // P-256 and P-384: what the Mender client signs with (ECDSA over SHA-256, DER) for any EC key
+    case 'ec': return EC_CURVES.includes(key.asymmetricKeyDetails?.namedCurve ?? '') ? 'ec' : undefined
     default: return undefined
   }
 }

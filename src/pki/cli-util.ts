@@ -42,7 +42,7 @@ export function list (v: Values, name: string): string[] {
 
 export function keyType (v: Values, fallback: KeyType): KeyType {
   const value = str(v, 'key-type') ?? fallback
-  if (!isKeyType(value)) throw new UsageError(`--key-type must be rsa, ec or ed25519, not ${value}`)
+  if (!isKeyType(value)) throw new UsageError(`--key-type must be rsa, ec, ec-p384 or ed25519, not ${value}`)
   return value
 }
 

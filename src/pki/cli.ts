@@ -23,7 +23,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   demo: { usage: 'demo --out DIR [--force]', options: { out: s, force: flag }, run: demo },
-  ca: { usage: 'ca --out DIR [--cn NAME] [--key-type ec|rsa|ed25519]', options: { out: s, ...keyFlags }, run: ca },
+  ca: { usage: 'ca --out DIR [--cn NAME] [--key-type ec|ec-p384|rsa|ed25519]', options: { out: s, ...keyFlags }, run: ca },
   intermediate: {
     usage: 'intermediate --ca-dir DIR --out DIR [--cn NAME] [--key-type T]',
     options: { out: s, ...caFlags, ...keyFlags },
@@ -62,7 +62,7 @@ Outputs:
 Options:
   --ca-dir DIR      CA folder holding ca.pem+ca.key, tenant.ca.pem+tenant.ca.key or root.ca.pem+root.ca.key
   --ca-cert/--ca-key FILE   the signing CA as explicit files instead of --ca-dir
-  --key-type T      rsa (2048 bits, --rsa-bits N), ec (P-256, the default) or ed25519
+  --key-type T      rsa (2048 bits, --rsa-bits N), ec (P-256, the default), ec-p384 (P-384) or ed25519
   --days N          validity (defaults: CA 3650, server 397, device 3650)
   --subject DN      full subject, e.g. 'CN=x, O=y' (overrides --cn)
   --force           replace existing files

@@ -12,22 +12,29 @@ export interface KeyPair {
 
 const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
 const EC = { name: 'ECDSA', namedCurve: 'P-256' }
+const EC_P384 = { name: 'ECDSA', namedCurve: 'P-384' }
 const ED25519 = { name: 'Ed25519' }
+const KEY_TYPES: readonly string[] = ['rsa', 'ec', 'ec-p384', 'ed25519']
 
 /** Import parameters of a key type (WebCrypto). */
 function importAlgorithm (keyType: KeyType): Algorithm {
   if (keyType === 'rsa') return RSA
+  if (keyType === 'ec-p384') return EC_P384
   return keyType === 'ec' ? EC : ED25519
 }
 
-/** How a key of this type signs certificates and CRLs: sha256WithRSAEncryption, ecdsa-with-SHA256, pure Ed25519. */
+/**
+ * How a key of this type signs certificates and CRLs: sha256WithRSAEncryption, ecdsa-with-SHA256 (P-256),
+ * ecdsa-with-SHA384 (P-384), pure Ed25519.
+ */
 export function signingAlgorithm (keyType: KeyType): Algorithm | EcdsaParams {
   if (keyType === 'rsa') return RSA
+  if (keyType === 'ec-p384') return { name: 'ECDSA', hash: 'SHA-384' }
   return keyType === 'ec' ? { name: 'ECDSA', hash: 'SHA-256' } : ED25519
 }
 
 export function isKeyType (value: string): value is KeyType {
-  return value === 'rsa' || value === 'ec' || value === 'ed25519'
+  return KEY_TYPES.includes(value)
 }
 
 /** Generates a new extractable key pair. */
@@ -43,6 +50,7 @@ export async function generateKeyPair (keyType: KeyType = 'ec', rsaBits = 2048):
 function keyTypeOf (type: string | undefined, curve: string | undefined): KeyType {
   if (type === 'rsa' || type === 'ed25519') return type
   if (type === 'ec' && curve === 'prime256v1') return 'ec'
+  if (type === 'ec' && curve === 'secp384r1') return 'ec-p384'
   throw new TypeError(`unsupported key type: ${type ?? 'unknown'}${curve !== undefined ? ` (${curve})` : ''}`)
 }
 

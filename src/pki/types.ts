@@ -1,8 +1,8 @@
 // Public types of the certificate tooling: key types, issued material and the options of each issuer.
 import type { x509 } from './x509.js'
 
-/** Device/CA/server key types: RSA (2048 bits unless `rsaBits`), ECDSA P-256, Ed25519. */
-export type KeyType = 'rsa' | 'ec' | 'ed25519'
+/** Device/CA/server key types: RSA (2048 bits unless `rsaBits`), ECDSA P-256 (`ec`) or P-384 (`ec-p384`), Ed25519. */
+export type KeyType = 'rsa' | 'ec' | 'ec-p384' | 'ed25519'
 
 /** A certificate with its key, as PEM text. */
 export interface Issued {

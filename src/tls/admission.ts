@@ -34,12 +34,30 @@ const UNKNOWN_CA = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED'
 ])
 
+/**
+ * OpenSSL's errors with a reason of their own. Node 20 reports several of them only as UNSPECIFIED (the guard then
+ * finds the cause itself, see policy.ts); they are listed for Node versions that name them.
+ */
+const SPECIFIC = new Map<string, Reason>(Object.entries({
+  CERT_HAS_EXPIRED: TlsReasons.CERT_EXPIRED,
+  CERT_NOT_YET_VALID: TlsReasons.CERT_NOT_YET_VALID,
+  INVALID_PURPOSE: TlsReasons.KEY_USAGE,
+  CA_MD_TOO_WEAK: TlsReasons.WEAK_SIGNATURE,
+  EE_KEY_TOO_SMALL: TlsReasons.WEAK_KEY,
+  CA_KEY_TOO_SMALL: TlsReasons.WEAK_KEY,
+  UNHANDLED_CRITICAL_EXTENSION: TlsReasons.CRITICAL_EXTENSION,
+  PERMITTED_VIOLATION: TlsReasons.NAME_CONSTRAINTS,
+  EXCLUDED_VIOLATION: TlsReasons.NAME_CONSTRAINTS,
+  SUBTREE_MINMAX: TlsReasons.NAME_CONSTRAINTS,
+  UNSUPPORTED_CONSTRAINT_TYPE: TlsReasons.NAME_CONSTRAINTS,
+  UNSUPPORTED_CONSTRAINT_SYNTAX: TlsReasons.NAME_CONSTRAINTS,
+  UNSUPPORTED_NAME_SYNTAX: TlsReasons.NAME_CONSTRAINTS
+}))
+
 /** Maps OpenSSL's verification error to our reason code. */
 export function reasonForVerifyError (code: string): Reason {
-  if (code === 'CERT_HAS_EXPIRED') return TlsReasons.CERT_EXPIRED
-  if (code === 'CERT_NOT_YET_VALID') return TlsReasons.CERT_NOT_YET_VALID
   if (UNKNOWN_CA.has(code)) return TlsReasons.UNKNOWN_CA
-  return TlsReasons.BAD_CHAIN
+  return SPECIFIC.get(code) ?? TlsReasons.BAD_CHAIN
 }
 
 /** The validity problem of a certificate at `now` ('' when valid). */

@@ -3,11 +3,15 @@
 import type { Server, TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { TlsReasons } from '../errors.js'
-import { identityOf, peerLog, setPeer } from './peer.js'
-import { decideAdmission, reasonForVerifyError } from './admission.js'
+import { peerLog, readPeer, setPeer, type PeerIdentity } from './peer.js'
+import { decideAdmission, reasonForVerifyError, type Admission } from './admission.js'
+import { contained } from './contain.js'
 import type { TrustSnapshot } from './trust.js'
 import type { X509Certificate } from 'node:crypto'
-import { allowedTenants, directTenant, peerIntermediates, tenantViaIntermediates, type TenantTrust } from './tenants.js'
+import {
+  allowedTenants, DEFAULT_TENANT, directTenant, issuersIn, peerIntermediates, tenantViaIntermediates, type TenantTrust
+} from './tenants.js'
+import { DEFAULT_DEVICE_POLICY, PolicyGate, type DevicePolicy } from './policy.js'
 import { TtlCache } from '../device-auth/ttl-cache.js'
 
 export { reasonForVerifyError }
@@ -15,8 +19,10 @@ export { reasonForVerifyError }
 type Reason = typeof TlsReasons[keyof typeof TlsReasons]
 
 /** Maps a failed handshake (tlsClientError) to our reason code. */
-export function reasonForHandshakeError (err: NodeJS.ErrnoException): Reason {
+export function reasonForHandshakeError (err: NodeJS.ErrnoException & { library?: string }): Reason {
   const code = err.code ?? ''
+  // OpenSSL could not decode the client's certificate (zero-length serial, invalid UTF-8 in a name, …)
+  if (err.library === 'asn1 encoding routines') return TlsReasons.BAD_CERT
   if (/PROTOCOL|VERSION/.test(code)) return TlsReasons.PROTOCOL
   if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return TlsReasons.NO_CERT
   return TlsReasons.HANDSHAKE
@@ -36,6 +42,8 @@ export interface GuardOptions {
   onRefused?: (reason: Reason) => void
   /** Called for every connection admitted under the expiry grace window. */
   onGrace?: (kind: 'expired' | 'not_yet_valid') => void
+  /** The device certificate policy (RSA-2048 minimum unless told). */
+  policy?: DevicePolicy
 }
 
 /**
@@ -57,7 +65,30 @@ class TenantMemo {
   }
 }
 
-function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolean {
+type Refusal = { code: Reason, detail: string }
+
+function refuse (o: GuardOptions, refusal: Refusal, fields: Record<string, unknown>): false {
+  o.log.warn({ ...refusal, ...fields }, 'tls refused: client certificate not admitted')
+  o.onRefused?.(refusal.code)
+  return false
+}
+
+/** The refusal of a verdict, a chain no tenant signed, or a tenant the server name does not serve. */
+function refusalOf (
+  verdict: Admission, tenant: TenantTrust | undefined, snapshot: TrustSnapshot, servername: string | false | undefined
+): Refusal | undefined {
+  if (!verdict.ok) return { code: verdict.reason, detail: verdict.detail }
+  if (tenant === undefined) return { code: TlsReasons.UNKNOWN_CA, detail: 'no tenant CA signed the chain' }
+  if (!allowedTenants(snapshot.plan, servername).has(tenant.name)) {
+    return { code: TlsReasons.TENANT_MISMATCH, detail: `tenant ${tenant.name} via server name ${String(servername)}` }
+  }
+  return undefined
+}
+
+function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo, gate: PolicyGate): boolean {
+  const resumed = socket.isSessionReused()
+  // Node 20 drops the chain the device sent once getPeerX509Certificate() ran: read it first (full handshakes only)
+  const chainTop = resumed ? undefined : socket.getPeerCertificate(true)
   const cert = socket.getPeerX509Certificate()
   const remote = socket.remoteAddress
   if (cert === undefined) {
@@ -65,56 +96,66 @@ function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo): boolea
     o.onRefused?.(TlsReasons.NO_CERT)
     return false
   }
+  // untrusted input: read it totally before anything else looks at it
+  const reading = readPeer(cert)
+  if (!reading.ok) {
+    const device = { fingerprint: cert.fingerprint256 }
+    return refuse(o, { code: TlsReasons.BAD_CERT, detail: reading.detail }, { remote, device })
+  }
   const snapshot = o.trust()
-  const resumed = socket.isSessionReused()
-  // the chain costs a certificate parse per link: read it only when the tenant or a CRL check needs it
   const direct = directTenant(cert, snapshot.tenants, socket.authorized && !resumed)
-  const intermediates = !resumed && (direct === undefined || snapshot.crls.length > 0) ? peerIntermediates(socket.getPeerCertificate(true)) : []
+  // each intermediate costs a parse: only when the tenant or a CRL check needs them
+  const needChain = chainTop !== undefined && (direct === undefined || snapshot.crls.length > 0)
+  const intermediates = needChain ? peerIntermediates(chainTop) : []
+  if (intermediates === undefined) {
+    const detail = 'a certificate of the chain does not parse'
+    return refuse(o, { code: TlsReasons.BAD_CERT, detail }, { remote, device: peerLog(reading.peer) })
+  }
   const tenant = direct ?? tenants.of(cert, intermediates, snapshot)
-  const peer = identityOf(cert, tenant?.name)
-  const verdict = decideAdmission(
+  const peer = { ...reading.peer, tenant: tenant?.name ?? DEFAULT_TENANT }
+  const chain = (): X509Certificate[] => intermediates.length > 0 ? intermediates : peerIntermediates(chainTop) ?? []
+  const verdict = gate.apply(decideAdmission(
     { cert, serial: peer.serial, authorized: socket.authorized, verifyError: socket.authorizationError === null ? null : String(socket.authorizationError), intermediates },
     { snapshot, stalePolicy: o.stalePolicy, tenant }
-  )
-  const refusal = !verdict.ok
-    ? { code: verdict.reason, detail: verdict.detail }
-    : tenant === undefined
-      ? { code: TlsReasons.UNKNOWN_CA, detail: 'no tenant CA signed the chain' }
-      : !allowedTenants(snapshot.plan, socket.servername ?? undefined).has(tenant.name)
-          ? { code: TlsReasons.TENANT_MISMATCH, detail: `tenant ${tenant.name} via server name ${String(socket.servername)}` }
-          : undefined
-  if (refusal !== undefined) {
-    o.log.warn({ ...refusal, remote, resumed, device: peerLog(peer), issuer: peer.issuer }, 'tls refused: client certificate not admitted')
-    o.onRefused?.(refusal.code)
-    return false
-  }
+  ), cert, chain, () => issuersIn(snapshot.tenants, [cert, ...chain()]))
+  const refusal = refusalOf(verdict, tenant, snapshot, socket.servername ?? undefined)
+  if (refusal !== undefined) return refuse(o, refusal, { remote, resumed, device: peerLog(peer), issuer: peer.issuer })
+  // refusalOf refuses every verdict that is not ok; this only narrows the type
   if (!verdict.ok) return false
+  admitted(socket, o, verdict, peer)
+  return true
+}
+
+function admitted (socket: TLSSocket, o: GuardOptions, verdict: Admission & { ok: true }, peer: PeerIdentity): void {
+  const remote = socket.remoteAddress
+  const { cert } = peer
   if (verdict.grace !== undefined) {
     o.log.warn({ code: 'MTLS_WARN_CERT_GRACE', grace: verdict.grace, validTo: cert.validTo, validFrom: cert.validFrom, remote, device: peerLog(peer) }, 'certificate admitted under the grace window')
     o.onGrace?.(verdict.grace)
   }
   if (verdict.staleCrl !== undefined) o.log.warn({ code: 'MTLS_WARN_CRL_STALE', crl: verdict.staleCrl.source, device: peerLog(peer) }, 'CRL past its nextUpdate still used')
   setPeer(socket, peer)
-  o.log.debug({ remote, device: peerLog(peer), resumed }, 'tls admitted')
-  return true
+  o.log.debug({ remote, device: peerLog(peer), resumed: socket.isSessionReused() }, 'tls admitted')
 }
 
 /** Installs the guard on a TLS (or HTTPS) server; must run before the HTTP layer's own listener. */
 export function installTlsGuard (server: Server, o: GuardOptions): TlsGuard {
   const open = new Set<TLSSocket>()
   const tenants = new TenantMemo()
-  server.prependListener('secureConnection', (socket: TLSSocket) => {
-    if (!admit(socket, o, tenants)) {
+  const gate = new PolicyGate(o.policy ?? DEFAULT_DEVICE_POLICY)
+  // nothing a peer sends may throw out of these handlers: a throw closes that socket and is logged and counted
+  server.prependListener('secureConnection', (socket: TLSSocket) => contained(o, 'secureConnection', socket, () => {
+    if (!admit(socket, o, tenants, gate)) {
       socket.destroy()
       return
     }
     open.add(socket)
     socket.once('close', () => open.delete(socket))
-  })
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+  }))
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket?: TLSSocket) => contained(o, 'tlsClientError', socket, () => {
     const code = reasonForHandshakeError(err)
-    o.log.warn({ code, tlsError: err.code, remote: socket.remoteAddress }, 'tls handshake failed')
+    o.log.warn({ code, tlsError: err.code, remote: socket?.remoteAddress }, 'tls handshake failed')
     o.onRefused?.(code)
-  })
+  }))
   return { openConnections: () => open.size }
 }

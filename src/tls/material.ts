@@ -1,9 +1,10 @@
 // Loads and checks the TLS material the listener needs: server certificate chain + matching key, and the tenant
 // CA bundle. Every problem is reported at once; nothing half-loaded is ever returned.
 import { readFileSync } from 'node:fs'
-import { X509Certificate, createPrivateKey } from 'node:crypto'
+import { createPrivateKey, type X509Certificate } from 'node:crypto'
 import { StartupErrors } from '../errors.js'
 import type { Config } from '../config/schema.js'
+import { pemCertificates } from './pem.js'
 
 export interface TlsMaterial {
   cert: string
@@ -13,11 +14,9 @@ export interface TlsMaterial {
   caCerts: X509Certificate[]
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
-
-/** Splits a PEM bundle into parsed certificates (throws on a malformed block). */
-export function parseCertBundle (pem: string): X509Certificate[] {
-  return (pem.match(PEM_CERT) ?? []).map((block) => new X509Certificate(block))
+/** Splits a PEM bundle into parsed certificates; throws (naming `source`) unless every block is a whole certificate. */
+export function parseCertBundle (pem: string, source = 'PEM text'): X509Certificate[] {
+  return pemCertificates(pem, source)
 }
 
 function read (path: string, what: string, problems: string[]): string | undefined {
@@ -30,11 +29,11 @@ function read (path: string, what: string, problems: string[]): string | undefin
 }
 
 /** Parses a bundle that was read; reports a malformed or certificate-less (e.g. empty) file. */
-function certsOf (pem: string | undefined, what: string, problems: string[]): X509Certificate[] {
+function certsOf (pem: string | undefined, what: string, path: string, problems: string[]): X509Certificate[] {
   if (pem === undefined) return []
   try {
-    const certs = parseCertBundle(pem)
-    if (certs.length === 0) problems.push(`${what}: no PEM certificate found`)
+    const certs = parseCertBundle(pem, path)
+    if (certs.length === 0) problems.push(`${what} ${path}: no PEM certificate found`)
     return certs
   } catch (err) {
     problems.push(`${what}: ${(err as Error).message}`)
@@ -58,9 +57,9 @@ export function loadTlsMaterial (config: Pick<Config, 'server_cert' | 'server_ke
   const cert = read(config.server_cert, 'server certificate', problems)
   const key = read(config.server_key, 'server key', problems)
   const ca = read(config.tenant_ca_pem, 'tenant CA bundle', problems)
-  const serverCert = certsOf(cert, `server certificate ${config.server_cert}`, problems)[0]
+  const serverCert = certsOf(cert, 'server certificate', config.server_cert, problems)[0]
   checkKey(key, serverCert, `server key ${config.server_key}`, problems)
-  const caCerts = certsOf(ca, `tenant CA bundle ${config.tenant_ca_pem}`, problems)
+  const caCerts = certsOf(ca, 'tenant CA bundle', config.tenant_ca_pem, problems)
   if (problems.length > 0 || serverCert === undefined || cert === undefined || key === undefined || ca === undefined) {
     throw new StartupErrors.TLS_MATERIAL(problems.join('; '))
   }

@@ -1,7 +1,7 @@
 // The verified identity of a device connection, parsed once per TLS socket and looked up by every request on it.
 import type { TLSSocket } from 'node:tls'
 import type { X509Certificate } from 'node:crypto'
-import { normalizeSerial } from '../pki/serial.js'
+import { peerSerial } from '../pki/serial.js'
 
 export interface PeerIdentity {
   /** Subject common name ('' when absent). */
@@ -23,31 +23,58 @@ export interface PeerIdentity {
 
 const identities = new WeakMap<TLSSocket, PeerIdentity>()
 
-export function commonName (dn: string): string {
-  for (const line of dn.split('\n')) if (line.startsWith('CN=')) return line.slice(3)
+export function commonName (dn: string | undefined): string {
+  for (const line of (dn ?? '').split('\n')) if (line.startsWith('CN=')) return line.slice(3)
   return ''
 }
 
-/** SAN values of a certificate (`DNS:a, IP Address:1.2.3.4` → `a`, `1.2.3.4`). */
-export function sanValues (cert: X509Certificate): string[] {
-  const san = cert.subjectAltName
+/**
+ * SAN values of a certificate (`DNS:a, IP Address:1.2.3.4` → `a`, `1.2.3.4`); undefined when the certificate has a
+ * subjectAltName extension Node cannot decode (it reports `null` then).
+ */
+export function sanValues (cert: X509Certificate): string[] | undefined {
+  const san: unknown = cert.subjectAltName
   if (san === undefined) return []
+  if (typeof san !== 'string') return undefined
   return san.split(', ').map((entry) => entry.slice(entry.indexOf(':') + 1)).filter((v) => v !== '')
 }
 
-export function identityOf (cert: X509Certificate, tenant = 'default'): PeerIdentity {
-  const cn = commonName(cert.subject)
-  return {
-    cn,
-    names: [...(cn !== '' ? [cn] : []), ...sanValues(cert)],
-    subject: cert.subject.replaceAll('\n', ', '),
-    issuer: cert.issuer.replaceAll('\n', ', '),
-    serial: normalizeSerial(cert.serialNumber),
-    fingerprint: cert.fingerprint256.replaceAll(':', '').toLowerCase(),
-    spki: cert.publicKey.export({ type: 'spki', format: 'der' }),
-    tenant,
-    cert
+export type PeerReading = { ok: true, peer: PeerIdentity } | { ok: false, detail: string }
+
+/** Reads the identity of a peer certificate; total: anything it cannot read is a refusal reason, never a throw. */
+export function readPeer (cert: X509Certificate, tenant = 'default'): PeerReading {
+  try {
+    const serial = peerSerial(cert.serialNumber)
+    if (serial === undefined) {
+      return { ok: false, detail: `serial number is not a positive integer: ${String(cert.serialNumber).slice(0, 80)}` }
+    }
+    const sans = sanValues(cert)
+    if (sans === undefined) return { ok: false, detail: 'subjectAltName does not decode' }
+    const cn = commonName(cert.subject)
+    return {
+      ok: true,
+      peer: {
+        cn,
+        names: [...(cn !== '' ? [cn] : []), ...sans],
+        subject: (cert.subject ?? '').replaceAll('\n', ', '),
+        issuer: (cert.issuer ?? '').replaceAll('\n', ', '),
+        serial,
+        fingerprint: cert.fingerprint256.replaceAll(':', '').toLowerCase(),
+        spki: cert.publicKey.export({ type: 'spki', format: 'der' }),
+        tenant,
+        cert
+      }
+    }
+  } catch (err) {
+    return { ok: false, detail: `certificate does not parse: ${(err as Error).message}` }
   }
+}
+
+/** The identity of a certificate known to be well-formed (throws on one that is not; peers go through readPeer). */
+export function identityOf (cert: X509Certificate, tenant = 'default'): PeerIdentity {
+  const r = readPeer(cert, tenant)
+  if (!r.ok) throw new TypeError(r.detail)
+  return r.peer
 }
 
 export function setPeer (socket: TLSSocket, peer: PeerIdentity): void {

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs'
 import type { X509Certificate } from 'node:crypto'
 import { x509 } from '../pki/x509.js'
-import { normalizeSerial } from '../pki/serial.js'
+import { normalizeSerial, peerSerial } from '../pki/serial.js'
+import { pemBlocks } from './pem.js'
 
 export interface CrlInfo {
   source: string
@@ -29,10 +30,21 @@ export function loadDenylist (path: string): Set<string> {
   return out
 }
 
-function parseCrl (source: string, raw: Buffer): InstanceType<typeof x509.X509Crl> {
+/** The DER of a CRL file: one whole `X509 CRL` PEM block (see pem.ts), or the bytes themselves when not PEM. */
+function crlDer (source: string, raw: Buffer): Buffer {
   const text = raw.toString('latin1')
+  if (!text.includes('-----BEGIN') && !text.includes('-----END')) return raw
+  const blocks = pemBlocks(text, source)
+  if (blocks.length !== 1 || blocks[0]?.label !== 'X509 CRL') {
+    throw new Error(`${source}: expected one X509 CRL PEM block`)
+  }
+  return blocks[0].der
+}
+
+function parseCrl (source: string, raw: Buffer): InstanceType<typeof x509.X509Crl> {
+  const der = crlDer(source, raw)
   try {
-    return new x509.X509Crl(text.includes('-----BEGIN X509 CRL-----') ? text : Uint8Array.from(raw).buffer)
+    return new x509.X509Crl(Uint8Array.from(der).buffer)
   } catch (err) {
     throw new Error(`${source}: not a CRL (${(err as Error).message})`)
   }
@@ -61,8 +73,6 @@ export type RevocationVerdict =
   | { ok: true, staleCrl?: CrlInfo }
   | { ok: false, reason: 'denylisted' | 'crl' | 'crl_stale', crl?: CrlInfo }
 
-const serialOf = (cert: X509Certificate): string => normalizeSerial(cert.serialNumber)
-
 /**
  * Checks a leaf against the denylist, then the leaf and every intermediate the device sent against the CRL of its
  * issuer: revoking an intermediate in its root's CRL cuts off every device below it.
@@ -77,7 +87,9 @@ export function checkRevocation (
     // OpenSSL verified the chain's signatures (and session tickets rotate with trust), so the issuer match suffices
     const crl = crls.find((c) => cert.checkIssued(c.issuer))
     if (crl === undefined) continue
-    if (crl.serials.has(cert === leaf ? serial : serialOf(cert))) return { ok: false, reason: 'crl', crl }
+    // a serial that does not read cannot be shown absent from the CRL: refused (the guard refuses such chains earlier)
+    const serialOfCert = cert === leaf ? serial : peerSerial(cert.serialNumber)
+    if (serialOfCert === undefined || crl.serials.has(serialOfCert)) return { ok: false, reason: 'crl', crl }
     if (crl.nextUpdate !== undefined && crl.nextUpdate.getTime() < now) {
       if (stalePolicy === 'refuse') return { ok: false, reason: 'crl_stale', crl }
       staleCrl ??= crl

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import type { Config } from '../config/schema.js'
 import { parseCertBundle } from './material.js'
+import { peerSerial } from '../pki/serial.js'
 
 export const DEFAULT_TENANT = 'default'
 
@@ -32,11 +33,13 @@ export function loadTenants (config: Pick<Config, 'sni' | 'tenants' | 'expired_g
   for (const t of config.tenants) {
     try {
       const caPem = readFileSync(t.ca_pem, 'utf8')
-      const caCerts = parseCertBundle(caPem)
+      const caCerts = parseCertBundle(caPem, t.ca_pem)
       if (caCerts.length === 0) throw new Error('no PEM certificate found')
       out.push({ name: t.name, caPem, caCerts, sni: names(t.sni), graceSeconds: t.expired_grace ?? config.expired_grace })
     } catch (err) {
-      problems.push(`tenant ${t.name} CA bundle ${t.ca_pem}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      // the scanner's messages start with the file name; others (unreadable file, no certificate) get it here
+      const cause = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+      problems.push(`tenant ${t.name} CA bundle ${cause.startsWith(t.ca_pem) ? cause : `${t.ca_pem}: ${cause}`}`)
     }
   }
   if (problems.length > 0) throw new Error(problems.join('; '))
@@ -57,7 +60,25 @@ export function allowedTenants (plan: ContextPlan, servername: string | false | 
   return named !== undefined ? new Set([named.tenant]) : plan.fallback.tenants
 }
 
-const signedBy = (cert: X509Certificate, ca: X509Certificate): boolean => cert.checkIssued(ca) && cert.verify(ca.publicKey)
+/** Whether `ca` issued `cert` (name and key id match); false for anything OpenSSL cannot compare. */
+const issuedBy = (cert: X509Certificate, ca: X509Certificate): boolean => {
+  try {
+    return cert.checkIssued(ca)
+  } catch {
+    return false
+  }
+}
+
+/** Whether `ca`'s key verifies the signature of `cert`; false (never a throw) for a key it cannot verify with. */
+const verifiedBy = (cert: X509Certificate, ca: X509Certificate): boolean => {
+  try {
+    return cert.verify(ca.publicKey)
+  } catch {
+    return false
+  }
+}
+
+const signedBy = (cert: X509Certificate, ca: X509Certificate): boolean => issuedBy(cert, ca) && verifiedBy(cert, ca)
 
 /**
  * The tenant whose CA issued the leaf directly. When OpenSSL verified the leaf on this very connection (`verified`),
@@ -65,9 +86,14 @@ const signedBy = (cert: X509Certificate, ca: X509Certificate): boolean => cert.c
  * (look-alike CAs in different tenants), or the session was resumed, or OpenSSL refused it, the signature decides.
  */
 export function directTenant (leaf: X509Certificate, tenants: TenantTrust[], verified: boolean): TenantTrust | undefined {
-  const candidates = tenants.flatMap((t) => t.caCerts.filter((ca) => leaf.checkIssued(ca)).map((ca) => ({ t, ca })))
+  const candidates = tenants.flatMap((t) => t.caCerts.filter((ca) => issuedBy(leaf, ca)).map((ca) => ({ t, ca })))
   if (verified && candidates.length === 1) return candidates[0]?.t
-  return candidates.find((c) => leaf.verify(c.ca.publicKey))?.t
+  return candidates.find((c) => verifiedBy(leaf, c.ca))?.t
+}
+
+/** The tenant CAs that issued one of `certs` (by name and key id). */
+export function issuersIn (tenants: TenantTrust[], certs: X509Certificate[]): X509Certificate[] {
+  return tenants.flatMap((t) => t.caCerts).filter((ca) => certs.some((c) => issuedBy(c, ca)))
 }
 
 /** The tenant whose CA signed one of the intermediates the device sent, which in turn signed the leaf. */
@@ -77,17 +103,28 @@ export function tenantViaIntermediates (leaf: X509Certificate, intermediates: X5
   return tenants.find((t) => t.caCerts.some((ca) => issuers.some((i) => signedBy(i, ca))))
 }
 
-/** Intermediates a device sent (Node exposes them on full handshakes only). */
-export function peerIntermediates (chainTop: { raw?: Buffer, issuerCertificate?: unknown } | undefined): X509Certificate[] {
+/**
+ * Intermediates a device sent, from `getPeerCertificate(true)` (full handshakes only; on Node 20 it must be read
+ * before `getPeerX509Certificate()`, which drops the chain). Undefined when one of them cannot be read: a chain whose
+ * serials cannot be checked against the CRLs is refused, never half-checked.
+ */
+export function peerIntermediates (
+  chainTop: { raw?: Buffer, issuerCertificate?: unknown } | undefined
+): X509Certificate[] | undefined {
   const out: X509Certificate[] = []
   let cur = chainTop?.issuerCertificate as { raw?: Buffer, issuerCertificate?: unknown } | undefined
   const seen = new Set<string>()
-  while (cur?.raw !== undefined && out.length < 8) {
-    const cert = new X509Certificate(cur.raw)
-    if (seen.has(cert.fingerprint256)) break
-    seen.add(cert.fingerprint256)
-    out.push(cert)
-    cur = cur.issuerCertificate as typeof cur
+  try {
+    while (cur?.raw !== undefined && out.length < 8) {
+      const cert = new X509Certificate(cur.raw)
+      if (seen.has(cert.fingerprint256)) break
+      if (peerSerial(cert.serialNumber) === undefined) return undefined
+      seen.add(cert.fingerprint256)
+      out.push(cert)
+      cur = cur.issuerCertificate as typeof cur
+    }
+  } catch {
+    return undefined
   }
   return out
 }

@@ -1,6 +1,8 @@
-// The bash device client (extra/mender-device.sh: curl + openssl) through the gateway: every key type
-// authenticates, reports inventory and polls for deployments with its JWT; a foreign certificate gets nowhere.
+// The bash device client (extra/mender-device.sh: curl + openssl) through the gateway: every key type (RSA, EC P-256
+// and P-384, Ed25519) authenticates, reports inventory and polls for deployments with its JWT; a foreign certificate
+// gets nowhere.
 import { execFile } from 'node:child_process'
+import { createPrivateKey } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,8 +12,8 @@ import type { TestCert } from '../support/pki.js'
 import { authRequestsFor, requestsWithDeviceJwt, startStack, type Stack } from './support/stack.js'
 
 const SCRIPT = fileURLToPath(new URL('../../extra/mender-device.sh', import.meta.url))
-const KINDS = ['rsa', 'ec', 'ed25519'] as const
-const MAC = { rsa: '02:00:00:00:03:01', ec: '02:00:00:00:03:02', ed25519: '02:00:00:00:03:03', foreign: '02:00:00:00:03:04' }
+const KINDS = ['rsa', 'ec', 'ed25519', 'p384'] as const
+const MAC = { rsa: '02:00:00:00:03:01', ec: '02:00:00:00:03:02', ed25519: '02:00:00:00:03:03', foreign: '02:00:00:00:03:04', p384: '02:00:00:00:03:05' }
 
 interface ScriptResult { code: number, stdout: string, stderr: string }
 
@@ -19,6 +21,7 @@ describe('extra/mender-device.sh through the gateway', () => {
   let stack: Stack
   let dataRoot: string
   const results: Record<string, ScriptResult> = {}
+  let devices: Record<(typeof KINDS)[number] | 'foreign', TestCert>
 
   const runLoop = async (name: string, mac: string, cert: TestCert): Promise<void> => {
     const args = ['-s', stack.gw.url, '-c', stack.pki.root.certPath, '-C', cert.chainPath, '-k', cert.keyPath,
@@ -33,7 +36,7 @@ describe('extra/mender-device.sh through the gateway', () => {
   beforeAll(async () => {
     stack = await startStack()
     dataRoot = await mkdtemp(join(tmpdir(), 'mender-device-sh-'))
-    const { devices } = stack.pki
+    devices = { ...stack.pki.devices, p384: await stack.pki.device('p384', 'ec-p384') }
     await Promise.all([
       ...KINDS.map(async (k) => await runLoop(k, MAC[k], devices[k])),
       runLoop('foreign', MAC.foreign, devices.foreign)
@@ -67,6 +70,10 @@ describe('extra/mender-device.sh through the gateway', () => {
       const polls = requestsWithDeviceJwt(stack.sim, deviceId(MAC[kind])).filter((r) => r.url.includes('/deployments/next'))
       expect(polls.length).toBeGreaterThanOrEqual(2)
     })
+  })
+
+  it('runs the p384 device with an EC P-384 key', () => {
+    expect(createPrivateKey(devices.p384.keyPem).asymmetricKeyDetails?.namedCurve).toBe('secp384r1')
   })
 
   describe('device with a foreign certificate', () => {

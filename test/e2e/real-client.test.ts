@@ -1,14 +1,18 @@
-// The real Mender client (3.x) bootstrapping through the gateway: every key type is admitted on its first auth
-// request, a key mismatch and missing/foreign certificates are refused, a once-pending device is admitted by force.
+// The real Mender client (3.x) bootstrapping through the gateway: every key type (RSA, EC P-256 and P-384, Ed25519)
+// is admitted on its first auth request, a key mismatch and missing/foreign certificates are refused, a once-pending
+// device is admitted by force.
+import { createPrivateKey } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TestCert } from '../support/pki.js'
 import { bootstrap, type RunResult } from '../support/real-client.js'
 import { authRequestsFor, deviceFor, eventually, preauthsFor, startStack, type Stack } from './support/stack.js'
 
-const KINDS = ['rsa', 'ec', 'ed25519'] as const
+const KINDS = ['rsa', 'ec', 'ed25519', 'p384'] as const
 const MAC = {
   rsa: '02:00:00:00:01:01',
   ec: '02:00:00:00:01:02',
   ed25519: '02:00:00:00:01:03',
+  p384: '02:00:00:00:01:08',
   mismatch: '02:00:00:00:01:04',
   noCert: '02:00:00:00:01:05',
   foreign: '02:00:00:00:01:06',
@@ -18,6 +22,7 @@ const MAC = {
 describe('real Mender client through the gateway', () => {
   let stack: Stack
   const results: Record<string, RunResult> = {}
+  let certOf: Record<(typeof KINDS)[number], TestCert>
 
   const run = async (key: string, dev: Parameters<typeof bootstrap>[0]): Promise<void> => {
     results[key] = await bootstrap(dev, { timeoutMs: 20_000 })
@@ -26,12 +31,15 @@ describe('real Mender client through the gateway', () => {
   beforeAll(async () => {
     stack = await startStack()
     const { pki } = stack
-    const [pendingCert, mismatchCert] = await Promise.all([pki.device('once-pending', 'ec'), pki.device('mismatch', 'ec')])
+    const [pendingCert, mismatchCert, p384] = await Promise.all([
+      pki.device('once-pending', 'ec'), pki.device('mismatch', 'ec'), pki.device('p384', 'ec-p384')
+    ])
+    certOf = { ...pki.devices, p384 }
     // the once-pending device first knocks directly at Mender, which records it as pending
     const direct = deviceFor(stack, 'pending-direct', MAC.pending, pendingCert, { serverUrl: stack.sim.url })
     results.pendingDirect = await bootstrap(direct, { timeoutMs: 20_000 })
     await Promise.all([
-      ...KINDS.map(async (k) => await run(k, deviceFor(stack, k, MAC[k], pki.devices[k]))),
+      ...KINDS.map(async (k) => await run(k, deviceFor(stack, k, MAC[k], certOf[k]))),
       run('mismatch', deviceFor(stack, 'mismatch', MAC.mismatch, mismatchCert, { authKeyPem: pki.devices.rsa.keyPem })),
       run('noCert', deviceFor(stack, 'no-cert', MAC.noCert, undefined, { authKeyPem: pki.devices.ec.keyPem })),
       run('foreign', deviceFor(stack, 'foreign', MAC.foreign, pki.devices.foreign)),
@@ -58,6 +66,10 @@ describe('real Mender client through the gateway', () => {
     it('ends accepted in Mender', () => {
       expect(statusOf(MAC[kind])).toBe('accepted')
     })
+  })
+
+  it('runs the p384 device with an EC P-384 key', () => {
+    expect(createPrivateKey(certOf.p384.keyPem).asymmetricKeyDetails?.namedCurve).toBe('secp384r1')
   })
 
   describe('AuthPrivateKey different from the TLS key', () => {

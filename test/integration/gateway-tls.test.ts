@@ -63,8 +63,8 @@ describe('TLS guard', () => {
     await refusedWith(withCert(pki.devices.notYetValid), 'MTLS_ERR_TLS_CERT_NOT_YET_VALID')
   })
 
-  it('refuses a server-only certificate used as a client certificate (MTLS_ERR_TLS_BAD_CHAIN)', async () => {
-    await refusedWith(withCert(pki.server), 'MTLS_ERR_TLS_BAD_CHAIN')
+  it('refuses a server-only certificate used as a client certificate (MTLS_ERR_TLS_KEY_USAGE)', async () => {
+    await refusedWith(withCert(pki.server), 'MTLS_ERR_TLS_KEY_USAGE')
   })
 
   for (const version of ['TLSv1', 'TLSv1.1'] as const) {

@@ -162,7 +162,11 @@ describe('deviceKeyType', () => {
     expect(deviceKeyType(ed.publicKey)).toBe('ed25519')
   })
 
-  it.each(['P-384', 'P-521', 'secp256k1'])('refuses EC %s', (namedCurve) => {
+  it('accepts EC P-384', () => {
+    expect(deviceKeyType(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey)).toBe('ec')
+  })
+
+  it.each(['P-521', 'secp256k1'])('refuses EC %s', (namedCurve) => {
     expect(deviceKeyType(generateKeyPairSync('ec', { namedCurve }).publicKey)).toBeUndefined()
   })
 

@@ -10,12 +10,14 @@ let ec: Pair
 let rsa: Pair
 let ed: Pair
 let p384: Pair
+let p521: Pair
 
 beforeAll(() => {
   ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   ed = generateKeyPairSync('ed25519')
   p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+  p521 = generateKeyPairSync('ec', { namedCurve: 'P-521' })
 })
 
 const JSON_TYPE = 'application/json'
@@ -111,13 +113,18 @@ describe('parseAuthRequest check order', () => {
     expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_PUBKEY')
   })
 
-  it('answers a P-384 key with MTLS_ERR_AUTH_UNSUPPORTED_KEY', () => {
-    const { body, sig } = request(p384)
+  it('answers a P-521 key with MTLS_ERR_AUTH_UNSUPPORTED_KEY', () => {
+    const { body, sig } = request(p521)
     expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_UNSUPPORTED_KEY')
   })
 
+  it('accepts a P-384 key signing with ECDSA over SHA-256 (DER), as the Mender client does', () => {
+    const { body, sig } = request(p384)
+    expect(parseAuthRequest(body, JSON_TYPE, sig).keyType).toBe('ec')
+  })
+
   it('checks the key type before the signature header', () => {
-    const { body } = request(p384)
+    const { body } = request(p521)
     expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, undefined))).toBe('MTLS_ERR_AUTH_UNSUPPORTED_KEY')
   })
 

@@ -99,6 +99,17 @@ describe('certs server and device', () => {
     expect(createPrivateKey(await read(join(out, 'device.key'))).asymmetricKeyType).toBe('ed25519')
   })
 
+  it('writes an EC P-384 device with --key-type ec-p384', async () => {
+    const out = join(dir, 'dev-p384')
+    expect((await certs('device', '--ca-dir', inter, '--out', out, '--cn', 'dev-p384', '--key-type', 'ec-p384')).code).toBe(0)
+    expect(createPrivateKey(await read(join(out, 'device.key'))).asymmetricKeyDetails?.namedCurve).toBe('secp384r1')
+    expect(new X509Certificate(await read(join(out, 'device.crt'))).publicKey.asymmetricKeyDetails?.namedCurve).toBe('secp384r1')
+  })
+
+  it('names ec-p384 in its usage text', async () => {
+    expect((await certs('--help')).out).toContain('ec-p384')
+  })
+
   it('writes a device chain file holding the intermediate', async () => {
     const out = join(dir, 'dev-chain')
     await certs('device', '--ca-dir', inter, '--out', out, '--cn', 'dev-chain')

@@ -31,6 +31,18 @@ describe('device keys', () => {
     expect(createPrivateKey(dev.keyPem).asymmetricKeyType).toBe('ed25519')
   })
 
+  it('generates an EC P-384 key for keyType ec-p384', async () => {
+    const dev = await issueDeviceCert(root, { cn: 'p384', keyType: 'ec-p384' })
+    expect([dev.keyType, createPrivateKey(dev.keyPem).asymmetricKeyDetails?.namedCurve]).toEqual(['ec-p384', 'secp384r1'])
+  })
+
+  it('certifies an existing P-384 key (SEC1) as ec-p384', async () => {
+    const p384 = await issueDeviceCert(root, { cn: 'p384-a', keyType: 'ec-p384' })
+    const sec1 = createPrivateKey(p384.keyPem).export({ type: 'sec1', format: 'pem' }).toString()
+    const again = await issueDeviceCert(root, { cn: 'p384-b', keyPem: sec1 })
+    expect([again.keyType, new X509Certificate(again.certPem).publicKey.equals(createPublicKey(sec1))]).toEqual(['ec-p384', true])
+  })
+
   it('exports keys as PKCS#8 PEM', () => {
     expect(device.keyPem.startsWith('-----BEGIN PRIVATE KEY-----\n')).toBe(true)
   })
@@ -66,6 +78,13 @@ describe('serials and signatures', () => {
     const rsaCa = await createRootCa({ cn: 'rsa ca', keyType: 'rsa' })
     const dev = await issueDeviceCert(rsaCa, { cn: 'under-rsa' })
     expect(parse(dev.certPem).signatureAlgorithm).toMatchObject({ name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } })
+  })
+
+  it('signs with ecdsa-with-SHA384 under a P-384 CA', async () => {
+    const p384Ca = await createRootCa({ cn: 'p384 ca', keyType: 'ec-p384' })
+    const dev = await issueDeviceCert(p384Ca, { cn: 'under-p384' })
+    expect(parse(dev.certPem).signatureAlgorithm).toMatchObject({ name: 'ECDSA', hash: { name: 'SHA-384' } })
+    expect(new X509Certificate(dev.certPem).verify(createPublicKey(p384Ca.keyPem))).toBe(true)
   })
 
   it('signs with pure Ed25519 under an Ed25519 CA', async () => {

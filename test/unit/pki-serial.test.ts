@@ -1,6 +1,7 @@
 // Serial numbers: the random serial format and the normal form shared by denylists and CRLs.
 import { describe, expect, it } from 'vitest'
 import { normalizeSerial } from '../../src/pki/index.js'
+import { peerSerial } from '../../src/pki/serial.js'
 import { randomSerialHex } from '../../src/pki/serial.js'
 
 describe('randomSerialHex', () => {
@@ -41,5 +42,15 @@ describe('normalizeSerial', () => {
 
   it('refuses an empty string', () => {
     expect(() => normalizeSerial('')).toThrow(TypeError)
+  })
+})
+
+describe('peerSerial', () => {
+  it('normalises the upper-case hex Node prints', () => {
+    expect(peerSerial('00AB12')).toBe('ab12')
+  })
+
+  it.each([['-05'], [''], ['0x12'], ['AB:CD'], [undefined], [null], [12]])('gives undefined for %j (never throws)', (value) => {
+    expect(peerSerial(value)).toBeUndefined()
   })
 })

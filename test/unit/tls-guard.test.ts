@@ -20,7 +20,15 @@ describe('reasonForVerifyError', () => {
     expect(reasonForVerifyError(code)).toBe('MTLS_ERR_TLS_UNKNOWN_CA')
   })
 
-  it.each(['INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'CERT_REVOKED', 'INVALID_PURPOSE', 'null', ''])(
+  it.each([
+    ['INVALID_PURPOSE', 'MTLS_ERR_TLS_KEY_USAGE'], ['CA_MD_TOO_WEAK', 'MTLS_ERR_TLS_WEAK_SIGNATURE'],
+    ['EE_KEY_TOO_SMALL', 'MTLS_ERR_TLS_WEAK_KEY'], ['UNHANDLED_CRITICAL_EXTENSION', 'MTLS_ERR_TLS_CRITICAL_EXTENSION'],
+    ['PERMITTED_VIOLATION', 'MTLS_ERR_TLS_NAME_CONSTRAINTS'], ['EXCLUDED_VIOLATION', 'MTLS_ERR_TLS_NAME_CONSTRAINTS']
+  ])('maps %s to %s', (code, reason) => {
+    expect(reasonForVerifyError(code)).toBe(reason)
+  })
+
+  it.each(['INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'CERT_REVOKED', 'UNSPECIFIED', 'constructor', 'null', ''])(
     'maps %j to MTLS_ERR_TLS_BAD_CHAIN', (code) => {
       expect(reasonForVerifyError(code)).toBe('MTLS_ERR_TLS_BAD_CHAIN')
     })
@@ -42,6 +50,10 @@ describe('reasonForHandshakeError', () => {
     'maps %s to MTLS_ERR_TLS_HANDSHAKE', (code) => {
       expect(reasonForHandshakeError(errno(code))).toBe('MTLS_ERR_TLS_HANDSHAKE')
     })
+
+  it('maps an ASN.1 decoding error (a certificate OpenSSL cannot read) to MTLS_ERR_TLS_BAD_CERT', () => {
+    expect(reasonForHandshakeError(Object.assign(errno('ERR_SSL_ILLEGAL_ZERO_CONTENT'), { library: 'asn1 encoding routines' }))).toBe('MTLS_ERR_TLS_BAD_CERT')
+  })
 
   it('maps an error without code to MTLS_ERR_TLS_HANDSHAKE', () => {
     expect(reasonForHandshakeError(errno())).toBe('MTLS_ERR_TLS_HANDSHAKE')

@@ -118,3 +118,58 @@ describe('parseCertBundle', () => {
     expect(() => parseCertBundle('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----')).toThrow()
   })
 })
+
+describe('every PEM block must parse', () => {
+  const cut = (pem: string): string => {
+    const second = pem.indexOf('-----BEGIN', pem.indexOf('-----END'))
+    return pem.slice(0, second + Math.floor((pem.indexOf('-----END', second) - second) / 2))
+  }
+  const body = (pem: string): string => pem.replace(/-----[^-]+-----/g, '').trim()
+
+  it('refuses a CA bundle cut inside its second certificate, naming the file', () => {
+    const path = file('cut-ca.pem', cut(pki.root.certPem + pki.intermediate.certPem))
+    const err = materialError({ ...good, tenant_ca_pem: path })
+    expect([err.code, err.message.includes(path), err.message]).toEqual(['MTLS_ERR_TLS_MATERIAL', true, expect.stringMatching(/BEGIN CERTIFICATE.*without (its )?END/)])
+  })
+
+  it('refuses a server chain cut inside its second certificate', () => {
+    const path = file('cut-chain.crt', cut(pki.server.certPem + pki.root.certPem))
+    expect(materialError({ ...good, server_cert: path }).message).toContain(path)
+  })
+
+  it('refuses an END without its BEGIN', () => {
+    const path = file('end-only.pem', pki.root.certPem + '-----END CERTIFICATE-----\n')
+    expect(materialError({ ...good, tenant_ca_pem: path }).message).toMatch(/END CERTIFICATE.*without (a )?BEGIN/)
+  })
+
+  it('refuses a block whose END label differs from its BEGIN label', () => {
+    const path = file('mismatch.pem', `-----BEGIN CERTIFICATE-----\n${body(pki.root.certPem)}\n-----END X509 CRL-----\n`)
+    expect(materialError({ ...good, tenant_ca_pem: path }).message).toContain('X509 CRL')
+  })
+
+  it('refuses a body that is not base64', () => {
+    const path = file('not-b64.pem', `-----BEGIN CERTIFICATE-----\n${body(pki.root.certPem).replace(/^(.{10})/, '$1*!')}\n-----END CERTIFICATE-----\n`)
+    expect(materialError({ ...good, tenant_ca_pem: path }).message).toMatch(/base64/)
+  })
+
+  it('refuses a BEGIN inside another block (a cut block followed by a whole one)', () => {
+    const path = file('cut-then-whole.pem', cut(pki.root.certPem + pki.intermediate.certPem) + '\n' + pki.foreign.certPem)
+    expect(materialError({ ...good, tenant_ca_pem: path }).message).toContain(path)
+  })
+
+  it('refuses a block of another kind in a CA bundle', () => {
+    const path = file('with-key.pem', pki.root.certPem + pki.root.keyPem)
+    expect(materialError({ ...good, tenant_ca_pem: path }).message).toContain('PRIVATE KEY')
+  })
+
+  it('refuses a certificate with bytes after its DER', () => {
+    const der = Buffer.concat([Buffer.from(body(pki.root.certPem), 'base64'), Buffer.from([0, 0])])
+    const path = file('trailing.pem', `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`)
+    expect(materialError({ ...good, tenant_ca_pem: path }).message).toContain(path)
+  })
+
+  it('still accepts comments and text between blocks, and CRLF line ends', () => {
+    const path = file('commented.pem', `# root\r\n${pki.root.certPem.replaceAll('\n', '\r\n')}subject=intermediate\n${pki.intermediate.certPem}`)
+    expect(loadTlsMaterial({ ...good, tenant_ca_pem: path }).caCerts).toHaveLength(2)
+  })
+})

@@ -1,7 +1,8 @@
 // Unit tests of the peer identity derived from a device certificate, and its per-socket registry.
 import { X509Certificate, createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { commonName, identityOf, peerLog, peerOf, setPeer } from '../../src/tls/peer.js'
+import { commonName, identityOf, peerLog, peerOf, readPeer, setPeer } from '../../src/tls/peer.js'
+import { BROKEN_SAN, craftCert, tlv } from '../support/crafted-cert.js'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
@@ -80,6 +81,30 @@ describe('commonName', () => {
 
   it('does not mistake another attribute ending in CN for the CN', () => {
     expect(commonName('XCN=other\nO=x')).toBe('')
+  })
+
+  it('gives an empty CN for a certificate without subject', () => {
+    expect(commonName(undefined)).toBe('')
+  })
+})
+
+describe('readPeer (untrusted certificates)', () => {
+  it('refuses a negative serial with a reason instead of throwing', () => {
+    const r = readPeer(new X509Certificate(craftCert({ serial: Buffer.from([0xfb]) }).certPem))
+    expect(r).toMatchObject({ ok: false, detail: expect.stringContaining('-05') })
+  })
+
+  it('refuses a subjectAltName that does not decode', () => {
+    expect(readPeer(new X509Certificate(craftCert({ extensions: [BROKEN_SAN] }).certPem))).toMatchObject({ ok: false })
+  })
+
+  it('reads a certificate with an empty subject as an empty CN and DN', () => {
+    const r = readPeer(new X509Certificate(craftCert({ subject: tlv(0x30) }).certPem))
+    expect(r.ok && [r.peer.cn, r.peer.subject, r.peer.names]).toEqual(['', '', []])
+  })
+
+  it('never throws, whatever the object', () => {
+    expect(readPeer({} as unknown as X509Certificate).ok).toBe(false)
   })
 })
 

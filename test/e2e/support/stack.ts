@@ -13,12 +13,18 @@ export interface Stack {
   close: () => Promise<void>
 }
 
-/** Starts PKI, simulator (HTTPS) and gateway; fails when the real-client binaries are missing (never skips). */
-export async function startStack (overrides?: Parameters<typeof startGateway>[0]['overrides']): Promise<Stack> {
+type Overrides = Parameters<typeof startGateway>[0]['overrides']
+
+/**
+ * Starts PKI, simulator (HTTPS) and gateway; fails when the real-client binaries are missing (never skips).
+ * `overrides` may depend on the fresh PKI (e.g. a tenant bundle of the root only).
+ */
+export async function startStack (overrides?: Overrides | ((pki: TestPki) => Overrides)): Promise<Stack> {
   expect(missingRealClientBinaries(), 'the real Mender client is missing: run scripts/fetch-real-client.sh').toEqual([])
   const pki = await makeTestPki()
   const sim = await startSimulator({ tls: { cert: pki.server.chainPem, key: pki.server.keyPem } })
-  const gw = await startGateway({ pki, backendUrl: sim.url, ...(overrides === undefined ? {} : { overrides }) })
+  const given = typeof overrides === 'function' ? overrides(pki) : overrides
+  const gw = await startGateway({ pki, backendUrl: sim.url, ...(given === undefined ? {} : { overrides: given }) })
   const close = async (): Promise<void> => {
     await cleanupRealClients()
     await gw.close()
