@@ -207,9 +207,12 @@ describe('backend failures', () => {
   })
 
   it('answers 504 MTLS_ERR_UPSTREAM_TIMEOUT when Mender is too slow', async () => {
-    const g = await startGateway({ pki, backendUrl: sim.url, overrides: { upstream_headers_timeout: 200 } })
-    sim.faults.latency('device', 1000)
-    try { await failsWith(g, 504, 'MTLS_ERR_UPSTREAM_TIMEOUT') } finally { await g.close() }
+    // a simulator of its own: the slow request is still being answered after the test, and must not consume the
+    // faults later tests set on the shared one
+    const slow = await startSimulator()
+    const g = await startGateway({ pki, backendUrl: slow.url, overrides: { upstream_headers_timeout: 200 } })
+    slow.faults.latency('device', 1000)
+    try { await failsWith(g, 504, 'MTLS_ERR_UPSTREAM_TIMEOUT') } finally { await g.close(); await slow.close() }
   })
 
   it('answers 502 when Mender drops the connection', async () => {
