@@ -23,7 +23,7 @@ import { DEFAULT_TENANT } from './tls/tenants.js'
 import { buildStatusApp, STATUS_OK } from './status/listener.js'
 import { checkReadiness, type Readiness } from './status/readiness.js'
 import { ManagementHealth } from './status/management-health.js'
-import { addGatewayHooks, admittingRewrite, clientErrorHandler, expectationFailed } from './http-hooks.js'
+import { addGatewayHooks, admittingRewrite, clientErrorHandler, expectationFailed, refuseConnect } from './http-hooks.js'
 import { RequestAdmission } from './request-admission.js'
 import { Metrics } from './metrics.js'
 import { backPressure, limitConnections } from './limits.js'
@@ -78,6 +78,7 @@ function createHttpsApp ({ config, trust, sni, logger, admission }: AppParts): F
   app.server.headersTimeout = config.headers_timeout
   // an Expect other than 100-continue: Mender-shaped 417 instead of Node's bare one
   app.server.on('checkExpectation', (req, res) => { expectationFailed(logger, req, res) })
+  app.server.on('connect', (req, socket) => { refuseConnect(logger, req, socket) })
   return app
 }
 

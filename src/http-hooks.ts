@@ -3,6 +3,7 @@
 // errors and 404s, and Mender-shaped answers to requests Node's HTTP parser refused.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { HttpErrors, type CodedError } from './errors.js'
@@ -98,6 +99,16 @@ export function expectationFailed (log: Logger, req: IncomingMessage, res: Serve
     'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-men-requestid': id, connection: 'close'
   })
   res.end(body)
+}
+
+/** A CONNECT request (the gateway is not a forward proxy): Mender-shaped 405, connection closed, nothing dialled. */
+export function refuseConnect (log: Logger, req: IncomingMessage, socket: Duplex): void {
+  const coded = new HttpErrors.METHOD_NOT_ALLOWED()
+  const id = requestId(req)
+  log.warn({ code: coded.code, reqId: id, method: 'CONNECT', device: peerLog(peerOf(req.socket)) }, coded.message)
+  socket.on('error', () => socket.destroy())
+  if (socket.writable) socket.end(rawErrorResponse(id, coded))
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
 }
 
 declare module 'fastify' {

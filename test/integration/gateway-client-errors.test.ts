@@ -50,6 +50,7 @@ describe('requests the gateway refuses before routing', () => {
   it.each([
     ['no Host header', `GET ${PATH} HTTP/1.1\r\n\r\n`, 400, 'MTLS_ERR_BAD_REQUEST'],
     ['two Host headers', `GET ${PATH} HTTP/1.1\r\nHost: localhost\r\nHost: mender.internal\r\n\r\n`, 400, 'MTLS_ERR_BAD_REQUEST'],
+    ['a CONNECT request', 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n', 405, 'MTLS_ERR_METHOD_NOT_ALLOWED'],
     ['an Expect other than 100-continue', `GET ${PATH} HTTP/1.1\r\nHost: localhost\r\nExpect: magic\r\n\r\n`, 417, 'MTLS_ERR_EXPECTATION_FAILED']
   ])('answers %s in Mender\'s shape, forwarding nothing', async (_name, bytes, status, code) => {
     const before = backend.sim.requests.length
