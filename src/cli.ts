@@ -3,7 +3,7 @@
 // answers -h/--help (stdout, exit 0); a usage error is one line on stderr and exit 2; a port that cannot be bound is
 // one line and exit 1. Subcommands load only what they need; exit codes are set, never forced (only server.ts exits).
 import { readFileSync } from 'node:fs'
-import { UsageError, parseFlags, usageProblem } from './cli-args.js'
+import { UsageError, parseFlags, usageProblem } from './lib/cli-args.js'
 
 const USAGE = `usage: mtls-ambassador <command> [options]
 
@@ -95,12 +95,12 @@ async function main (argv: string[]): Promise<number | undefined> {
       return undefined
     }
     case 'check-config': return await checkConfig(rest)
-    case 'certs': return await (await import('./pki/cli.js')).runCertsCli(rest)
+    case 'certs': return await (await import('./tools/pki/cli.js')).runCertsCli(rest)
     case 'sim': {
-      await (await import('./simulator/index.js')).runSimulatorCli(rest)
+      await (await import('./tools/simulator/index.js')).runSimulatorCli(rest)
       return 0
     }
-    case 'demo': return await (await import('./demo.js')).runDemo(rest)
+    case 'demo': return await (await import('./tools/demo.js')).runDemo(rest)
     case 'version': case '--version': case '-v':
       return parseFlags(rest, {}, { command: 'version' }).help ? say(VERSION_USAGE) : say(version())
     case 'help': return await help(rest)
@@ -118,7 +118,7 @@ async function report (err: unknown): Promise<number> {
     process.stderr.write(`mtls-ambassador: ${problem} (try --help)\n`)
     return 2
   }
-  const { isListenFailure, listenError } = await import('./listen-error.js')
+  const { isListenFailure, listenError } = await import('./net/listen-error.js')
   const e = isListenFailure(err) ? listenError(err) : err as { code?: string, message?: string }
   const code = typeof e.code === 'string' ? ` (${e.code})` : ''
   process.stderr.write(`mtls-ambassador: ${e.message ?? String(err)}${code}\n`)

@@ -4,12 +4,12 @@ import type { Logger } from 'pino'
 import { loadConfig, maskedConfig, type LoadOptions } from './config/load.js'
 import { parseListen, type ListenAddress } from './config/listen.js'
 import type { Config } from './config/schema.js'
-import { createLogger } from './logger.js'
+import { createLogger } from './observe/logger.js'
 import { loadTrust } from './tls/trust.js'
 import { CrlFetcher } from './tls/crl-fetcher.js'
-import { buildGateway, type Gateway } from './app.js'
-import { startLogins } from './tenant-services.js'
-import { listenError } from './listen-error.js'
+import { buildGateway, type Gateway } from './gateway/app.js'
+import { startLogins } from './gateway/tenant-services.js'
+import { listenError } from './net/listen-error.js'
 
 export interface Running { gateway: Gateway, url: string, statusUrl: string | undefined, stop: () => Promise<void> }
 

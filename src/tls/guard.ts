@@ -5,14 +5,14 @@ import type { Logger } from 'pino'
 import { TlsReasons } from '../errors.js'
 import { peerLog, readPeer, setPeer, type PeerIdentity } from './peer.js'
 import { decideAdmission, reasonForVerifyError, type Admission } from './admission.js'
-import { contained } from './contain.js'
+import { contained } from '../net/contain.js'
 import type { TrustSnapshot } from './trust.js'
 import type { X509Certificate } from 'node:crypto'
 import {
   allowedTenants, DEFAULT_TENANT, directTenant, issuersIn, peerIntermediates, tenantViaIntermediates, type TenantTrust
 } from './tenants.js'
 import { DEFAULT_DEVICE_POLICY, PolicyGate, type DevicePolicy } from './policy.js'
-import { TtlCache } from '../device-auth/ttl-cache.js'
+import { TtlCache } from '../lib/ttl-cache.js'
 
 export { reasonForVerifyError }
 

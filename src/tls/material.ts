@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { createPrivateKey, type X509Certificate } from 'node:crypto'
 import { StartupErrors } from '../errors.js'
 import type { Config } from '../config/schema.js'
-import { pemCertificates } from './pem.js'
+import { pemCertificates } from '../x509/pem.js'
 
 export interface TlsMaterial {
   cert: string

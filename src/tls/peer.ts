@@ -1,7 +1,7 @@
 // The verified identity of a device connection, parsed once per TLS socket and looked up by every request on it.
 import type { TLSSocket } from 'node:tls'
 import type { X509Certificate } from 'node:crypto'
-import { peerSerial } from '../pki/serial.js'
+import { peerSerial } from '../x509/serial.js'
 
 export interface PeerIdentity {
   /** Subject common name ('' when absent). */

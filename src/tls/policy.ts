@@ -3,10 +3,10 @@
 // signature; and explanations for chain refusals Node reports only as UNSPECIFIED. Total: never throws.
 import type { X509Certificate } from 'node:crypto'
 import { TlsReasons } from '../errors.js'
-import { x509 } from '../pki/x509.js'
-import { TtlCache } from '../device-auth/ttl-cache.js'
+import { x509 } from '../x509/peculiar.js'
+import { TtlCache } from '../lib/ttl-cache.js'
 import type { Admission } from './admission.js'
-import { signatureAlgorithmOid } from './der.js'
+import { signatureAlgorithmOid } from '../x509/der.js'
 
 type Reason = typeof TlsReasons[keyof typeof TlsReasons]
 export type PolicyVerdict = { ok: true } | { ok: false, reason: Reason, detail: string }

@@ -2,9 +2,9 @@
 // one per line, Mender gateway format) and CRLs (PEM or DER) whose signature is verified against a tenant CA.
 import { readFileSync } from 'node:fs'
 import type { X509Certificate } from 'node:crypto'
-import { x509 } from '../pki/x509.js'
-import { normalizeSerial, peerSerial } from '../pki/serial.js'
-import { pemBlocks } from './pem.js'
+import { x509 } from '../x509/peculiar.js'
+import { normalizeSerial, peerSerial } from '../x509/serial.js'
+import { pemBlocks } from '../x509/pem.js'
 
 export interface CrlInfo {
   source: string

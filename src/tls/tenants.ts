@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import type { Config } from '../config/schema.js'
 import { parseCertBundle } from './material.js'
-import { peerSerial } from '../pki/serial.js'
+import { peerSerial } from '../x509/serial.js'
 
 export const DEFAULT_TENANT = 'default'
 

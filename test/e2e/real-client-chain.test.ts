@@ -6,7 +6,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bootstrap, type Device, type RunResult } from '../support/real-client.js'
-import { issueCrl } from '../../src/pki/index.js'
+import { issueCrl } from '../../src/tools/pki/index.js'
 import { authRequestsFor, deviceFor, eventually, preauthsFor, startStack, type Stack } from './support/stack.js'
 
 const MAC = '02:00:00:00:06:01'

@@ -1,7 +1,7 @@
 // The real Mender client in daemon mode and mender-connect through the gateway: after the auth, inventory and
 // deployment polls reach Mender with the device JWT, and mender-connect's websocket arrives with Authorization.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { DeviceView } from '../../src/simulator/index.js'
+import type { DeviceView } from '../../src/tools/simulator/index.js'
 import { startDaemon, startDbus, startMenderConnect, type Proc } from '../support/real-client.js'
 import { deviceFor, eventually, requestsWithDeviceJwt, startStack, type Stack } from './support/stack.js'
 

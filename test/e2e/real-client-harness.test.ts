@@ -2,7 +2,7 @@
 // checks): the real Mender client's first auth request for an unknown device is refused and leaves it pending.
 import { createPublicKey } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 import { bootstrap, cleanupRealClients, createDevice, missingRealClientBinaries, startDbus, type RunResult } from '../support/real-client.js'
 

@@ -9,7 +9,7 @@ import type { Agent } from 'undici'
 import type { TestCert, TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest, deviceAgent, eventually, postAuth, send } from '../support/device.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 const MAC = '02:00:00:00:09:01'
 let pki: TestPki

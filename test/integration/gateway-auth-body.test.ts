@@ -8,7 +8,7 @@ import type { TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { AUTH_URL_PATH, deviceAgent, postAuth, signBody, type Answer } from '../support/device.js'
 import { rawObject, rewrap } from '../support/auth-bodies.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 const TENANT_TOKEN = 'tok-good'
 

@@ -6,7 +6,7 @@ import { request, type Agent } from 'undici'
 import type { TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest, deviceAgent, postAuth, send, signBody } from '../support/device.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 import { http, login } from '../support/sim-helpers.js'
 
 let pki: TestPki

@@ -9,7 +9,7 @@ import { connect, type TLSSocket } from 'node:tls'
 import type { TestCert, TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { authRequest, deviceAgent, eventually, postAuth } from '../support/device.js'
-import { issueCrl } from '../../src/pki/index.js'
+import { issueCrl } from '../../src/tools/pki/index.js'
 
 let pki: TestPki
 let backend: Backend

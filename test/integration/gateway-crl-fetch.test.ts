@@ -8,8 +8,8 @@ import { request } from 'undici'
 import type { TestCert, TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { eventually } from '../support/device.js'
-import type { Simulator } from '../../src/simulator/index.js'
-import { issueCrl } from '../../src/pki/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
+import { issueCrl } from '../../src/tools/pki/index.js'
 
 let pki: TestPki
 let sim: Simulator

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { connect } from 'node:tls'
 import type { TestPki } from '../support/pki.js'
 import { startGateway, openBackend, type Backend } from '../support/gateway.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 const NEXT = '/api/devices/v1/deployments/device/deployments/next'
 let pki: TestPki

@@ -13,7 +13,7 @@ import { runCli, type CliProcess } from '../support/process.js'
 import { BROKEN_SAN, craftCert, craftWirePair, nameDer, tlv, type CraftOptions } from '../support/crafted-cert.js'
 import { startWireSwap } from '../support/wire-swap.js'
 import { installTlsGuard } from '../../src/tls/guard.js'
-import { limitConnections } from '../../src/limits.js'
+import { limitConnections } from '../../src/gateway/limits.js'
 
 let pki: TestPki
 let backend: Backend

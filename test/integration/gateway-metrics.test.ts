@@ -7,7 +7,7 @@ import WebSocket from 'ws'
 import type { TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { authRequest, deviceAgent, postAuth, send, tlsProbe } from '../support/device.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 let pki: TestPki
 let sim: Simulator

@@ -10,7 +10,7 @@ import type { TestCert, TestPki } from '../support/pki.js'
 import { TEST_USER, startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { tlsProbe } from '../support/device.js'
 import { runCli } from '../support/process.js'
-import { createRootCa, issueDeviceCert } from '../../src/pki/index.js'
+import { createRootCa, issueDeviceCert } from '../../src/tools/pki/index.js'
 
 let pki: TestPki
 let backend: Backend

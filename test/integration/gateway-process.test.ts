@@ -5,12 +5,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { issueServerCert } from '../../src/pki/index.js'
+import { issueServerCert } from '../../src/tools/pki/index.js'
 import type { TestPki } from '../support/pki.js'
 import { TEST_USER, openBackend, type Backend } from '../support/gateway.js'
 import { runCli } from '../support/process.js'
 import { deviceAgent, send } from '../support/device.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 let pki: TestPki
 let sim: Simulator

@@ -9,7 +9,7 @@ import type { Agent } from 'undici'
 import type { TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { authRequest, deviceAgent, postAuth, send } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 
 const INVENTORY = '/api/devices/v1/inventory/device/attributes'
 const NEXT_V1 = '/api/devices/v1/deployments/device/deployments/next'

@@ -10,7 +10,7 @@ import { authRequest, deviceAgent, postAuth, AUTH_URL_PATH } from '../support/de
 import { closeServer, listenOnLoopback } from '../support/local-server.js'
 import { jsonBody, openRaw, rawExchange, readAll } from '../support/raw-tls.js'
 import type { TestPki } from '../support/pki.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 let backend: Backend
 let pki: TestPki

@@ -12,8 +12,8 @@ import { connect } from 'node:tls'
 import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
 import { startGateway, TEST_USER, type GatewayHandle } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest, eventually } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
-import { issueServerCert } from '../../src/pki/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
+import { issueServerCert } from '../../src/tools/pki/index.js'
 
 const run = promisify(execFile)
 const ACME = { email: 'acme@example.com', password: 'acme-password', tenant: 't-acme' }

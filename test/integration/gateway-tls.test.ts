@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TestCert, TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
 import { eventually, tlsProbe } from '../support/device.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 let pki: TestPki
 let sim: Simulator

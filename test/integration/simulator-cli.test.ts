@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { login } from '../support/sim-helpers.js'
 
-const CLI = pathToFileURL(resolvePath(import.meta.dirname, '../../src/simulator/cli.ts')).href
+const CLI = pathToFileURL(resolvePath(import.meta.dirname, '../../src/tools/simulator/cli.ts')).href
 const SCRIPT = `import(${JSON.stringify(CLI)}).then((m) => m.runSimulatorCli(process.argv.slice(1)))` +
   '.catch((err) => { console.error(err.message); process.exitCode = 2 })'
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import { acceptedDevice, deviceKey, http, login, type DeviceKey } from '../support/sim-helpers.js'
 
 const ATTRS = '/api/devices/v1/inventory/device/attributes'

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import { acceptedDevice, authBody, authRequest, deviceKey, http, login, preauth, type DeviceKey } from '../support/sim-helpers.js'
 
 const AUTH = '/api/devices/v1/authentication/auth_requests'

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import { USER, basic, http, jwtClaims, login } from '../support/sim-helpers.js'
 
 const LOGIN = '/api/management/v1/useradm/auth/login'

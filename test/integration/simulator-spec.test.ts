@@ -4,7 +4,7 @@
 import { resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import {
   acceptedDevice, authBody, authRequest, basic, deviceKey, http, login, openApiOperation, preauth, USER, type DeviceKey, type Res
 } from '../support/sim-helpers.js'

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import { authRequest, deviceKey, http, jwtClaims, login, preauth, type DeviceKey } from '../support/sim-helpers.js'
 
 const ID = { mac: '02:00:00:00:00:0b' }

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent } from 'undici'
 import WebSocket from 'ws'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import { USER, acceptedDevice, basic, deviceKey, http, selfSignedTls } from '../support/sim-helpers.js'
 
 describe('simulator over HTTPS', () => {

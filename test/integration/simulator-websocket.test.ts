@@ -4,7 +4,7 @@ import { request, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import { acceptedDevice, deviceKey, login } from '../support/sim-helpers.js'
 
 const CONNECT = '/api/devices/v1/deviceconnect/connect'

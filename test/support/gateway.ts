@@ -3,10 +3,10 @@
 import { Writable } from 'node:stream'
 import { loadConfig } from '../../src/config/load.js'
 import type { Config, ConfigKey } from '../../src/config/schema.js'
-import { createLogger } from '../../src/logger.js'
+import { createLogger } from '../../src/observe/logger.js'
 import { startGateway as start, type Running } from '../../src/server.js'
 import { makeTestPki, type TestPki } from './pki.js'
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js'
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/tools/simulator/index.js'
 
 export interface LogRecord { level: string, msg: string, code?: string, event?: string, [k: string]: unknown }
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { randomSerialHex } from '../../src/pki/serial.js'
+import { randomSerialHex } from '../../src/x509/serial.js'
 import type { TestCert, TestPki } from './pki.js'
 
 /** `rsa:BITS`, `ec:CURVE` (P-256, P-384, P-521, secp256k1…) or `ed25519`. */

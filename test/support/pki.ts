@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import {
   createIntermediateCa, createRootCa, issueCrl, issueDeviceCert, issueServerCert,
   type Ca, type CrlOptions, type DeviceCertOptions, type Issued, type KeyType
-} from '../../src/pki/index.js'
+} from '../../src/tools/pki/index.js'
 
 /** An issued certificate with its files: `certPath` (leaf), `chainPath` (leaf + intermediates), `keyPath`. */
 export interface TestCert extends Issued { name: string, certPath: string, keyPath: string, chainPath: string }

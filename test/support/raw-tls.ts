@@ -22,8 +22,11 @@ export async function openRaw (port: number, pki: TestPki, device: TestCert): Pr
   return socket
 }
 
-/** Reads until the peer closes or nothing arrives for `quietMs`. */
-export async function readAll (socket: TLSSocket, quietMs = 800, maxMs = 10_000): Promise<RawAnswer> {
+/**
+ * Reads until the peer closes, or nothing arrives for `quietMs` after the last byte (before the first byte the wait
+ * is at least `firstByteMs`: a loaded machine may take a while to answer).
+ */
+export async function readAll (socket: TLSSocket, quietMs = 800, maxMs = 10_000, firstByteMs = 5000): Promise<RawAnswer> {
   return await new Promise((resolve) => {
     let text = ''
     let quiet: NodeJS.Timeout | undefined
@@ -34,7 +37,10 @@ export async function readAll (socket: TLSSocket, quietMs = 800, maxMs = 10_000)
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)
       resolve({ text, status, closed })
     }
-    const rearm = (): void => { clearTimeout(quiet); quiet = setTimeout(() => done(false), quietMs) }
+    const rearm = (): void => {
+      clearTimeout(quiet)
+      quiet = setTimeout(() => done(false), text === '' ? Math.max(quietMs, firstByteMs) : quietMs)
+    }
     const limit = setTimeout(() => done(false), maxMs)
     socket.on('data', (d: Buffer) => { text += d.toString('latin1'); rearm() })
     socket.once('close', () => done(true))

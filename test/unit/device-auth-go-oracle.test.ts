@@ -4,9 +4,9 @@
 // refuses a body Go accepts only for a documented reason (ambiguity, a depth or size bound, a strict PEM).
 import { sign } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseAuthRequest, type AuthRequest } from '../../src/device-auth/parse.js'
-import { canonicalJson } from '../../src/device-auth/identity.js'
-import { GO_FOLDS } from '../../src/device-auth/auth-body.js'
+import { parseAuthRequest, type AuthRequest } from '../../src/gateway/device-auth/parse.js'
+import { canonicalJson } from '../../src/gateway/device-auth/identity.js'
+import { GO_FOLDS } from '../../src/gateway/device-auth/auth-body.js'
 import { authBodyCorpus, corpusKeys, type CorpusBody, type CorpusKeys } from '../support/auth-bodies.js'
 import { buildGoOracle, goAccepts, modernGoJson, type GoOracle, type GoReading } from '../support/go-oracle.js'
 

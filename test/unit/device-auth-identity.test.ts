@@ -1,7 +1,7 @@
 // Unit tests of Go-compatible identity canonicalisation, the identity hash and id_data parsing.
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, identityHash, parseIdData, readIdData } from '../../src/device-auth/identity.js'
+import { canonicalJson, identityHash, parseIdData, readIdData } from '../../src/gateway/device-auth/identity.js'
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 

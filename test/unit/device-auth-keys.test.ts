@@ -1,7 +1,7 @@
 // Unit tests of public-key parsing, normalisation and comparison.
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { deviceKeyType, parsePublicKey, sameKey, spkiDer, spkiPem } from '../../src/device-auth/keys.js'
+import { deviceKeyType, parsePublicKey, sameKey, spkiDer, spkiPem } from '../../src/gateway/device-auth/keys.js'
 
 let rsa: { publicKey: KeyObject, privateKey: KeyObject }
 let ec: { publicKey: KeyObject, privateKey: KeyObject }

@@ -1,8 +1,8 @@
 // Unit tests of auth request validation: Mender's check order and the parts handed to the interceptor.
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { parseAuthRequest } from '../../src/device-auth/parse.js'
-import { spkiDer } from '../../src/device-auth/keys.js'
+import { parseAuthRequest } from '../../src/gateway/device-auth/parse.js'
+import { spkiDer } from '../../src/gateway/device-auth/keys.js'
 import type { CodedError } from '../../src/errors.js'
 
 type Pair = { publicKey: KeyObject, privateKey: KeyObject }

@@ -1,7 +1,7 @@
 // Unit tests of the preauthorizer: decisions, caching with TTL, single flight per (identity, key), failures.
 import { describe, expect, it } from 'vitest'
-import { Preauthorizer, type PreauthorizerOptions } from '../../src/device-auth/preauthorizer.js'
-import type { PreauthOutcome, PreauthRequest } from '../../src/mender/management-client.js'
+import { Preauthorizer, type PreauthorizerOptions } from '../../src/gateway/device-auth/preauthorizer.js'
+import type { PreauthOutcome, PreauthRequest } from '../../src/gateway/mender/management-client.js'
 
 const IDENTITY = { mac: '02:00:00:00:00:01' }
 const SPKI = Buffer.from('spki-of-key-one')

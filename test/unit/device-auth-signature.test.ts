@@ -1,7 +1,7 @@
 // Unit tests of X-MEN-Signature verification over the raw body bytes.
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { verifyBodySignature } from '../../src/device-auth/signature.js'
+import { verifyBodySignature } from '../../src/gateway/device-auth/signature.js'
 
 type Pair = { publicKey: KeyObject, privateKey: KeyObject }
 let rsa: Pair

@@ -1,6 +1,6 @@
 // Unit tests of the bounded expiring cache.
 import { describe, expect, it } from 'vitest'
-import { TtlCache } from '../../src/device-auth/ttl-cache.js'
+import { TtlCache } from '../../src/lib/ttl-cache.js'
 
 function clock (start = 1_000_000): { now: () => number, advance: (ms: number) => void } {
   let t = start

@@ -2,9 +2,9 @@
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import { sendError, toHttpError } from '../../src/error-reply.js'
+import { sendError, toHttpError } from '../../src/gateway/error-reply.js'
 import { HttpErrors } from '../../src/errors.js'
-import { createLogger } from '../../src/logger.js'
+import { createLogger } from '../../src/observe/logger.js'
 
 const fastifyError = (code: string, statusCode?: number): Error => Object.assign(new Error(code), { code, statusCode })
 

@@ -2,7 +2,7 @@
 // sampler's lateness and the longest stall the histogram saw.
 import { afterEach, describe, expect, it } from 'vitest'
 import { performance } from 'node:perf_hooks'
-import { EventLoopLag } from '../../src/event-loop-lag.js'
+import { EventLoopLag } from '../../src/observe/event-loop-lag.js'
 
 let lag: EventLoopLag | undefined
 afterEach(() => { lag?.stop() })

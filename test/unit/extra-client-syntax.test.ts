@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
-import { verifyBodySignature } from '../../src/device-auth/signature.js'
-import { sameKey, spkiDer } from '../../src/device-auth/keys.js'
+import { verifyBodySignature } from '../../src/gateway/device-auth/signature.js'
+import { sameKey, spkiDer } from '../../src/gateway/device-auth/keys.js'
 
 const SCRIPT = fileURLToPath(new URL('../../extra/mender-device.sh', import.meta.url))
 

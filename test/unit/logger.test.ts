@@ -1,7 +1,7 @@
 // Unit tests of the logger: JSON lines, level choice and redaction of secrets.
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { createLogger, loggerOptions } from '../../src/logger.js'
+import { createLogger, loggerOptions } from '../../src/observe/logger.js'
 
 class LogSink extends Writable {
   lines: Array<Record<string, unknown>> = []

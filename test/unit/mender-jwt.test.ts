@@ -1,6 +1,6 @@
 // Unit tests of JWT claim decoding (no verification).
 import { describe, expect, it } from 'vitest'
-import { decodeJwtClaims } from '../../src/mender/jwt.js'
+import { decodeJwtClaims } from '../../src/gateway/mender/jwt.js'
 
 const part = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url')
 const jwt = (claims: unknown): string => `${part({ alg: 'RS256' })}.${part(claims)}.c2ln`

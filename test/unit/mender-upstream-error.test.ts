@@ -1,6 +1,6 @@
 // Unit tests of the classification of failures talking to Mender, through nested `cause` chains.
 import { describe, expect, it } from 'vitest'
-import { rootCode, upstreamFailure } from '../../src/mender/upstream-error.js'
+import { rootCode, upstreamFailure } from '../../src/gateway/mender/upstream-error.js'
 
 function coded (code: string | undefined, cause?: unknown): Error {
   const err = new Error(`failure ${code ?? ''}`, cause === undefined ? undefined : { cause })

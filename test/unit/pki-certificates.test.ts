@@ -1,10 +1,10 @@
 // Properties of the certificates the PKI module issues: extensions, names, validity, keys, serials, signatures.
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { x509 } from '../../src/pki/x509.js'
+import { x509 } from '../../src/x509/peculiar.js'
 import {
   createIntermediateCa, createRootCa, issueDeviceCert, issueServerCert, type Ca, type Issued
-} from '../../src/pki/index.js'
+} from '../../src/tools/pki/index.js'
 
 const DAY = 24 * 3600 * 1000
 const parse = (pem: string): x509.X509Certificate => new x509.X509Certificate(pem)

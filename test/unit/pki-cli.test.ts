@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { crlSerials, runCertsCli } from '../../src/pki/index.js'
+import { crlSerials, runCertsCli } from '../../src/tools/pki/index.js'
 
 interface Result { code: number, out: string, err: string }
 

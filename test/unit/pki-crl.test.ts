@@ -3,8 +3,8 @@ import { once } from 'node:events'
 import tls from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { x509 } from '../../src/pki/x509.js'
-import { createRootCa, crlSerials, issueCrl, issueDeviceCert, issueServerCert, type Ca, type Issued } from '../../src/pki/index.js'
+import { x509 } from '../../src/x509/peculiar.js'
+import { createRootCa, crlSerials, issueCrl, issueDeviceCert, issueServerCert, type Ca, type Issued } from '../../src/tools/pki/index.js'
 
 const DAY = 24 * 3600 * 1000
 let ca: Ca

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { demoLayout, writeDemoPki, type DemoPkiLayout } from '../../src/pki/index.js'
+import { demoLayout, writeDemoPki, type DemoPkiLayout } from '../../src/tools/pki/index.js'
 
 const certsIn = (pem: string): X509Certificate[] =>
   (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p))

@@ -2,8 +2,8 @@
 // the signature algorithm that follows the issuing CA's key type.
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { x509 } from '../../src/pki/x509.js'
-import { createRootCa, issueDeviceCert, type Ca, type Issued } from '../../src/pki/index.js'
+import { x509 } from '../../src/x509/peculiar.js'
+import { createRootCa, issueDeviceCert, type Ca, type Issued } from '../../src/tools/pki/index.js'
 
 const parse = (pem: string): x509.X509Certificate => new x509.X509Certificate(pem)
 

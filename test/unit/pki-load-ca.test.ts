@@ -1,7 +1,7 @@
 // Loading a CA from PEM (a lone certificate or a bundle in any order, keys in any PEM format) and issuing from it.
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createIntermediateCa, createRootCa, issueDeviceCert, loadCa, type Ca } from '../../src/pki/index.js'
+import { createIntermediateCa, createRootCa, issueDeviceCert, loadCa, type Ca } from '../../src/tools/pki/index.js'
 
 let root: Ca
 let inter: Ca

@@ -1,8 +1,8 @@
 // Serial numbers: the random serial format and the normal form shared by denylists and CRLs.
 import { describe, expect, it } from 'vitest'
-import { normalizeSerial } from '../../src/pki/index.js'
-import { peerSerial } from '../../src/pki/serial.js'
-import { randomSerialHex } from '../../src/pki/serial.js'
+import { normalizeSerial } from '../../src/tools/pki/index.js'
+import { peerSerial } from '../../src/x509/serial.js'
+import { randomSerialHex } from '../../src/x509/serial.js'
 
 describe('randomSerialHex', () => {
   it('is 16 bytes with the top bit clear and no leading zero byte', () => {

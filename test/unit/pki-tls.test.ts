@@ -5,7 +5,7 @@ import tls from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeTestPki, type TestPki } from '../support/pki.js'
-import { issueServerCert, type Issued } from '../../src/pki/index.js'
+import { issueServerCert, type Issued } from '../../src/tools/pki/index.js'
 
 interface Verdict { authorized: boolean, error: string | undefined }
 

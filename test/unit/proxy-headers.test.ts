@@ -1,6 +1,6 @@
 // Unit tests of the request headers set on everything forwarded to Mender.
 import { describe, expect, it } from 'vitest'
-import { HeaderRewriter, IDENTITY_HEADER, identityHeaderValue } from '../../src/proxy/headers.js'
+import { HeaderRewriter, IDENTITY_HEADER, identityHeaderValue } from '../../src/gateway/proxy/headers.js'
 import type { PeerIdentity } from '../../src/tls/peer.js'
 
 const plain = new HeaderRewriter(false)

@@ -1,8 +1,8 @@
 // Unit tests of the request-target policy: canonical paths pass unchanged; every other spelling is refused, and a
 // spelling that a lenient server would read as the auth path gets the auth-alias refusal.
 import { describe, expect, it } from 'vitest'
-import { checkTarget, hostName } from '../../src/proxy/target.js'
-import { AUTH_PATH } from '../../src/mender/paths.js'
+import { checkTarget, hostName } from '../../src/gateway/proxy/target.js'
+import { AUTH_PATH } from '../../src/gateway/mender/paths.js'
 
 const refusal = (t: string): string | undefined => { const v = checkTarget(t); return v.ok ? undefined : v.refusal }
 

@@ -37,7 +37,7 @@ describe('README', () => {
   })
 
   it('lists every metric the gateway registers, and nothing else', async () => {
-    const { Metrics } = await import('../../src/metrics.js')
+    const { Metrics } = await import('../../src/observe/metrics.js')
     const m = new Metrics({ openConnections: () => 0, openWebsockets: () => 0, trust: () => undefined })
     const ours = (await m.registry.getMetricsAsJSON()).map((x) => x.name).filter((n) => n.startsWith('mtls_')).sort()
     expect(section('metrics-table').map((r) => r[0]).sort()).toEqual(ours)

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseSimulatorArgs } from '../../src/simulator/cli.js'
+import { parseSimulatorArgs } from '../../src/tools/simulator/cli.js'
 
 describe('simulator command line', () => {
   let dir: string | undefined

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Faults, faultConfigProblems } from '../../src/simulator/faults.js'
+import { Faults, faultConfigProblems } from '../../src/tools/simulator/faults.js'
 
 describe('simulator faults', () => {
   it('fails exactly the next N requests of a group', () => {

@@ -2,8 +2,8 @@
 // the tricky corpus is read by the Go oracle and by the simulator's decode/validate steps, and the readings agree —
 // fields, identity (JsonSort), key (pem.Decode + ParsePKIXPublicKey) and which bodies are refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeAuthRequest, validateAuthRequest } from '../../src/simulator/routes-auth.js'
-import { goFold, goMarshal } from '../../src/simulator/go-marshal.js'
+import { decodeAuthRequest, validateAuthRequest } from '../../src/tools/simulator/routes-auth.js'
+import { goFold, goMarshal } from '../../src/tools/simulator/go-marshal.js'
 import { authBodyCorpus, corpusKeys, type CorpusBody } from '../support/auth-bodies.js'
 import { buildGoOracle, goAccepts, modernGoJson, type GoOracle, type GoReading } from '../support/go-oracle.js'
 

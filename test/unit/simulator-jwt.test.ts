@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { decodeJwtClaims, generateJwtKeys, signJwt, verifyJwt, type JwtKeys } from '../../src/simulator/jwt.js'
+import { decodeJwtClaims, generateJwtKeys, signJwt, verifyJwt, type JwtKeys } from '../../src/tools/simulator/jwt.js'
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
 

@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { DeviceStore, deviceStatus, type DeviceRecord } from '../../src/simulator/store.js'
+import { DeviceStore, deviceStatus, type DeviceRecord } from '../../src/tools/simulator/store.js'
 
 const ec = (): KeyObject => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey
 const ID = { mac: '02:00:00:00:00:01' }

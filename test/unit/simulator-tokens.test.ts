@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { generateJwtKeys, type JwtKeys } from '../../src/simulator/jwt.js'
-import { TokenService, bearerToken } from '../../src/simulator/tokens.js'
+import { generateJwtKeys, type JwtKeys } from '../../src/tools/simulator/jwt.js'
+import { TokenService, bearerToken } from '../../src/tools/simulator/tokens.js'
 
 const USER = { id: 'user-1', email: 'a@example.com', tenant: 'tenant-a' }
 const claimsOf = (token: string): Record<string, unknown> =>

@@ -2,7 +2,7 @@
 // transition (MTLS_WARN_MGMT_DOWN, MTLS_INFO_MGMT_UP), never one per failed attempt.
 import { beforeEach, describe, expect, it } from 'vitest'
 import pino from 'pino'
-import { ManagementHealth } from '../../src/status/management-health.js'
+import { ManagementHealth } from '../../src/gateway/mender/management-health.js'
 import { LogCapture } from '../support/gateway.js'
 
 let capture: LogCapture

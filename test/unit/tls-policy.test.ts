@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkDeviceCert, explainUnspecified } from '../../src/tls/policy.js'
-import { signatureAlgorithmOid } from '../../src/tls/der.js'
+import { signatureAlgorithmOid } from '../../src/x509/der.js'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 import { CA_EXT, DEVICE_EXT, opensslCa, opensslCert } from '../support/openssl-certs.js'
 import { craftCert, tlv } from '../support/crafted-cert.js'

@@ -1,7 +1,7 @@
 // The e2e stack: a fresh test PKI, the Mender simulator over HTTPS and the gateway in front of it, plus real-client
 // device factories and the simulator queries the e2e suites assert with.
 import { expect } from 'vitest'
-import { decodeJwtClaims, startSimulator, type RecordedRequest, type Simulator } from '../../../src/simulator/index.js'
+import { decodeJwtClaims, startSimulator, type RecordedRequest, type Simulator } from '../../../src/tools/simulator/index.js'
 import { startGateway, type GatewayHandle } from '../../support/gateway.js'
 import { makeTestPki, type TestCert, type TestPki } from '../../support/pki.js'
 import { cleanupRealClients, createDevice, missingRealClientBinaries, type Device, type DeviceOptions } from '../../support/real-client.js'
