@@ -57,12 +57,12 @@ function configFile (argv: string[], command: string): { file?: string } | undef
 async function checkConfig (argv: string[]): Promise<number> {
   const opts = configFile(argv, 'check-config')
   if (opts === undefined) return say(CHECK_USAGE)
-  const { loadConfig, maskedConfig } = await import('./config/load.js')
-  const { loadTlsMaterial } = await import('./tls/material.js')
+  const { loadSettings, maskedConfig } = await import('./config/load.js')
+  const { checkTrust } = await import('./check-trust.js')
   try {
-    const config = loadConfig(opts)
-    loadTlsMaterial(config)
-    process.stdout.write(JSON.stringify(maskedConfig(config), null, 2) + '\nconfiguration ok\n')
+    const settings = loadSettings(opts)
+    await checkTrust(settings)
+    process.stdout.write(JSON.stringify(maskedConfig(settings), null, 2) + '\nconfiguration ok\n')
     return 0
   } catch (err) {
     process.stderr.write(`${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}\n`)

@@ -1,56 +1,50 @@
-// Process entry for `serve`: load config → load trust (TLS material, denylist, CRLs) → build → listen; SIGHUP
-// reloads trust; SIGTERM/SIGINT drain in-flight requests and exit 0. The only module that exits the process.
+// Process entry for `serve`: load the configuration, build the configured modes (the HTTP gateway, the tunnels) and
+// the shared status listener, start them; SIGHUP reloads every mode's trust; SIGTERM/SIGINT drain and exit 0 (a second
+// signal forces exit). The only module that exits the process.
 import type { Logger } from 'pino'
-import { loadConfig, maskedConfig, type LoadOptions } from './config/load.js'
-import { parseListen, type ListenAddress } from './config/listen.js'
-import type { Config } from './config/schema.js'
+import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig, loadSettings, maskedConfig, type LoadOptions } from './config/load.js'
+import { buildConfig, type Config } from './config/model.js'
 import { createLogger } from './observe/logger.js'
-import { loadTrust } from './tls/trust.js'
-import { CrlFetcher } from './tls/crl-fetcher.js'
-import { buildGateway, type Gateway } from './gateway/app.js'
-import { startLogins } from './gateway/tenant-services.js'
+import { createRegistry } from './observe/registry.js'
+import { buildStatusApp } from './status/listener.js'
+import type { Check, Readiness } from './status/readiness.js'
 import { listenError } from './net/listen-error.js'
+import type { Mode } from './mode.js'
+import type { ReloadResult } from './tls/reloader.js'
+import { createGateway } from './gateway/run.js'
 
-export interface Running { gateway: Gateway, url: string, statusUrl: string | undefined, stop: () => Promise<void> }
-
-function crlFetcher (config: Config, logger: Logger): CrlFetcher {
-  return new CrlFetcher({
-    urls: config.crl_urls.split(',').map((u) => u.trim()).filter((u) => u !== ''),
-    intervalMs: config.crl_fetch_interval,
-    timeoutMs: config.upstream_headers_timeout,
-    log: logger,
-    onChange: () => {}
-  })
+export interface Running {
+  /** The gateway's mTLS URL ('' when only tunnels run). */
+  url: string
+  statusUrl: string | undefined
+  /** Every listener by name (gateway, tunnels). */
+  addresses: Record<string, string>
+  /** What SIGHUP does: every mode loads its trust again (the outcome of each trust's reload). */
+  reload: (trigger: string) => Promise<ReloadResult[]>
+  /** What SIGTERM does: drain every mode for up to `shutdown_timeout`, then close. */
+  stop: () => Promise<void>
 }
 
-/** Starts the gateway and its status listener; resolves once both listen. */
-export async function startGateway (config: Config, logger: Logger): Promise<Running> {
-  const fetcher = config.crl_urls === '' ? undefined : crlFetcher(config, logger)
-  // fetch before the first load: no window in which revoked devices are admitted
-  await fetcher?.fetchAll()
-  const trust = await loadTrust(config, fetcher?.current())
-  const gateway = await buildGateway(config, trust, logger, fetcher)
-  if (config.reload_watch) gateway.reloader.watch()
-  const main = parseListen(config.listen) ?? { host: '0.0.0.0', port: 8080 }
-  const status = config.status_listen === 'off' ? undefined : parseListen(config.status_listen)
-  let url: string
-  let statusUrl: string | undefined
-  try {
-    url = await listen(gateway.app, main)
-    if (status !== undefined) statusUrl = await listen(gateway.statusApp, status)
-  } catch (err) {
-    // nothing may keep the process alive after a failed start (timers, watchers, the other listener)
-    await gateway.close()
-    throw err
+/** Readiness of the process: every mode's checks (prefixed by the mode when several run). */
+function readinessOf (modes: Mode[]): Readiness {
+  const checks: Record<string, Check> = {}
+  for (const m of modes) {
+    for (const [name, check] of Object.entries(m.readiness())) checks[modes.length > 1 ? `${m.name}.${name}` : name] = check
   }
-  logger.info({ event: 'listening', url, statusUrl, serverCertExpires: trust.material.serverCert.validTo, tenantCAs: trust.material.caCerts.length, denylisted: trust.denylist.size, crls: trust.crls.length }, 'mtls-ambassador listening')
-  // every tenant's first login, in the background: readiness and the mtls_management_up gauge report its outcome
-  startLogins(gateway.tenants)
-  return { gateway, url, statusUrl, stop: async () => await drain(gateway, config, logger) }
+  return { ready: Object.values(checks).every((c) => c.ok || c.advisory === true), checks }
 }
 
-/** Listens on `at`; a failure becomes MTLS_ERR_LISTEN ("cannot listen on 127.0.0.1:8080: address already in use"). */
-async function listen (app: Gateway['app'], at: ListenAddress): Promise<string> {
+async function buildModes (config: Config, log: Logger, registry: ReturnType<typeof createRegistry>): Promise<Mode[]> {
+  const modes: Mode[] = []
+  if (config.gateway !== undefined) modes.push(await createGateway(config.gateway, config.common, { log, registry }))
+  return modes
+}
+
+async function listenStatus (app: FastifyInstance, config: Config): Promise<string | undefined> {
+  const at = config.common.status_listen
+  if (at === undefined) return undefined
   try {
     return await app.listen({ host: at.host, port: at.port, listenTextResolver: (a) => `listening on ${a}` })
   } catch (err) {
@@ -58,44 +52,60 @@ async function listen (app: Gateway['app'], at: ListenAddress): Promise<string> 
   }
 }
 
-async function drain (gateway: Gateway, config: Config, logger: Logger): Promise<void> {
-  logger.info({ event: 'shutdown', timeoutMs: config.shutdown_timeout }, 'draining connections')
-  const timer = setTimeout(() => {
-    logger.warn({ event: 'shutdown_forced' }, 'drain deadline reached, closing remaining connections')
-    gateway.app.server.closeAllConnections()
-  }, config.shutdown_timeout)
-  timer.unref()
-  await gateway.close()
-  clearTimeout(timer)
+/** Starts every configured mode and the status listener; on any failure closes what had started and rejects. */
+export async function startServer (config: Config, logger: Logger): Promise<Running> {
+  const registry = createRegistry()
+  const modes = await buildModes(config, logger, registry)
+  const statusApp = buildStatusApp(logger, () => readinessOf(modes), registry)
+  const deadline = config.common.shutdown_timeout
+  const stop = async (): Promise<void> => {
+    logger.info({ event: 'shutdown', timeoutMs: deadline }, 'draining connections')
+    await Promise.allSettled([...modes.map(async (m) => await m.close(deadline)), statusApp.close()])
+  }
+  let statusUrl: string | undefined
+  try {
+    for (const m of modes) await m.start()
+    statusUrl = await listenStatus(statusApp, config)
+  } catch (err) {
+    // nothing may keep the process alive after a failed start (timers, watchers, the other listeners)
+    await stop()
+    throw err
+  }
+  const addresses = Object.assign({}, ...modes.map((m) => m.addresses())) as Record<string, string>
+  logger.info({ event: 'listening', url: addresses.gateway, statusUrl, addresses, modes: modes.map((m) => m.name) }, 'mtls-ambassador listening')
+  const reload = async (trigger: string): Promise<ReloadResult[]> =>
+    (await Promise.all(modes.map(async (m) => await m.reload(trigger)))).flat()
+  return { url: addresses.gateway ?? '', statusUrl, addresses, reload, stop }
 }
 
 /** `mtls-ambassador serve`: runs until SIGTERM/SIGINT; exits 1 on a startup error (listing every problem). */
 export async function serve (opts: LoadOptions): Promise<void> {
   let logger: Logger = createLogger({ debug_log: false, log_level: 'info' })
   let running: Running
+  let config: Config
   try {
-    const config = loadConfig(opts)
-    logger = createLogger(config)
-    logger.info({ event: 'config', config: maskedConfig(config) }, 'effective configuration')
-    running = await startGateway(config, logger)
+    const settings = loadSettings(opts)
+    config = buildConfig(settings)
+    logger = createLogger(config.common)
+    logger.info({ event: 'config', config: maskedConfig(settings) }, 'effective configuration')
+    running = await startServer(config, logger)
   } catch (err) {
     // the message's first line says what failed ("cannot listen on 127.0.0.1:8080: address already in use")
     const what = (err as Error).message.split('\n')[0] ?? ''
     logger.fatal({ code: (err as { code?: string }).code, err }, `startup failed: ${what}`)
     process.exit(1)
   }
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    logger.info({ event: 'signal', signal }, 'stopping')
-    running.stop().then(() => process.exit(0), (err: unknown) => {
-      logger.error({ err }, 'shutdown failed')
-      process.exit(1)
-    })
-  }
-  // reload() never rejects: a failure is logged, counted and retried by the reloader itself
-  process.on('SIGHUP', () => { running.gateway.reloader.reload('SIGHUP').catch(() => {}) })
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
+  // SIGHUP is a reload, not a stop; a second SIGTERM/SIGINT during the drain exits at once (close-with-grace)
+  closeWithGrace({
+    delay: config.common.shutdown_timeout + 5000,
+    skip: ['SIGHUP'],
+    logger: { error: (msg: unknown) => logger.error({ event: 'shutdown_forced' }, String(msg)) }
+  }, async ({ signal, err }) => {
+    if (err !== undefined) logger.fatal({ err }, 'stopping after an unexpected error')
+    else logger.info({ event: 'signal', signal }, 'stopping')
+    await running.stop()
+  })
+  process.on('SIGHUP', () => { running.reload('SIGHUP').catch(() => {}) })
 }
+
+export { loadConfig }

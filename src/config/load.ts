@@ -1,10 +1,13 @@
-// Loads the configuration once: defaults ← YAML file ← MTLS_* environment; validates the whole result and fails
-// with one error listing every problem; returns a frozen object. The only module that reads process.env.
+// Loads the configuration once: defaults ← YAML file ← MTLS_* environment; validates the whole result (settings,
+// gateway cross-checks when the gateway is configured, every tunnel) and fails with one error listing every problem.
+// The only module that reads process.env.
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
-import { ConfigSchema, FIELDS, SECRET_KEYS, type Config, type ConfigKey } from './schema.js'
+import { ConfigSchema, FIELDS, LIST_KEYS, SECRET_KEYS, type ConfigKey, type Settings } from './schema.js'
+import { buildConfig, gatewayConfigured, splitList, type Config } from './model.js'
+import { tunnelProblems } from './tunnel-checks.js'
 import { parseListen } from './listen.js'
 import { StartupErrors } from '../errors.js'
 
@@ -18,7 +21,7 @@ export interface LoadOptions {
 }
 
 const KEYS = Object.keys(FIELDS) as ConfigKey[]
-const CROSS_CHECKED: readonly string[] = ['mender_backend', 'mender_user', 'mender_pass', 'mender_token', 'listen', 'status_listen', 'sni', 'tenants']
+const CROSS_CHECKED: readonly string[] = ['mender_backend', 'mender_user', 'mender_pass', 'mender_token', 'listen', 'status_listen', 'sni', 'tenants', 'tunnels']
 
 function readFile (file: string, problems: string[]): Record<string, unknown> {
   let text: string
@@ -52,6 +55,9 @@ function fromEnv (env: NodeJS.ProcessEnv): Record<string, unknown> {
  * (TypeBox's own conversion would truncate `2.5` to 2 and read `true` as the integer 1). */
 function coerce (key: string, value: unknown): unknown {
   if (!(key in FIELDS)) return value
+  if (LIST_KEYS.includes(key as ConfigKey) && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    return value.join(',')
+  }
   const kind = (FIELDS[key as ConfigKey].schema as TSchema).type as unknown
   if (kind === 'array' && typeof value === 'string') {
     try { return JSON.parse(value) as unknown } catch { return value }
@@ -72,7 +78,7 @@ function merge (...sources: Array<Record<string, unknown>>): Record<string, unkn
   return out
 }
 
-function tenantChecks (c: Config, problems: string[]): void {
+function tenantChecks (c: Settings, problems: string[]): void {
   const names = new Set<string>(['default'])
   const sni = new Map<string, string>()
   const claim = (tenant: string, name: string): void => {
@@ -81,7 +87,7 @@ function tenantChecks (c: Config, problems: string[]): void {
     if (owner !== undefined) problems.push(`sni name ${name} is claimed by tenants ${owner} and ${tenant}`)
     sni.set(key, tenant)
   }
-  c.sni.split(',').map((n) => n.trim()).filter((n) => n !== '').forEach((n) => claim('default', n))
+  splitList(c.sni).forEach((n) => claim('default', n))
   for (const t of c.tenants) {
     if (names.has(t.name)) problems.push(`tenants: name ${t.name} is used twice (default is the top-level tenant)`)
     names.add(t.name)
@@ -91,7 +97,7 @@ function tenantChecks (c: Config, problems: string[]): void {
   }
 }
 
-function crossChecks (c: Config, problems: string[]): void {
+function gatewayChecks (c: Settings, problems: string[]): void {
   if (c.mender_backend === '') problems.push('mender_backend (MTLS_MENDER_BACKEND) is required')
   else {
     try {
@@ -108,14 +114,19 @@ function crossChecks (c: Config, problems: string[]): void {
     problems.push('management credentials: set either mender_user/mender_pass or mender_token, not both')
   }
   tenantChecks(c, problems)
-  for (const key of ['listen', 'status_listen'] as const) {
-    if (key === 'status_listen' && c.status_listen === 'off') continue
-    if (parseListen(c[key]) === undefined) problems.push(`${key} is not a port or host:port: ${c[key]}`)
-  }
+  if (parseListen(c.listen) === undefined) problems.push(`listen is not a port or host:port: ${c.listen}`)
 }
 
-/** Loads, validates and freezes the configuration; throws MTLS_ERR_CONFIG_INVALID listing every problem. */
-export function loadConfig (opts: LoadOptions = {}): Config {
+function crossChecks (c: Settings, problems: string[]): void {
+  if (c.status_listen !== 'off' && parseListen(c.status_listen) === undefined) {
+    problems.push(`status_listen is not a port or host:port: ${c.status_listen}`)
+  }
+  if (gatewayConfigured(c)) gatewayChecks(c, problems)
+  problems.push(...tunnelProblems(c.tunnels))
+}
+
+/** Loads and validates the flat settings (frozen); throws MTLS_ERR_CONFIG_INVALID listing every problem. */
+export function loadSettings (opts: LoadOptions = {}): Settings {
   const env = opts.env ?? process.env
   const problems: string[] = []
   const file = opts.file ?? env.MTLS_CONFIG
@@ -129,13 +140,18 @@ export function loadConfig (opts: LoadOptions = {}): Config {
     invalid.add(key)
   }
   // the cross checks read only string fields: run them unless one of those is itself mistyped
-  if (!CROSS_CHECKED.some((k) => invalid.has(k))) crossChecks(value as Config, problems)
+  if (!CROSS_CHECKED.some((k) => invalid.has(k))) crossChecks(value as Settings, problems)
   if (problems.length > 0) throw new StartupErrors.CONFIG_INVALID([...new Set(problems)].map((p) => `  - ${p}`).join('\n'))
-  return Object.freeze(value as Config)
+  return Object.freeze(value as Settings)
+}
+
+/** Loads, validates and sections the configuration (deep-frozen); throws MTLS_ERR_CONFIG_INVALID. */
+export function loadConfig (opts: LoadOptions = {}): Config {
+  return buildConfig(loadSettings(opts))
 }
 
 /** The configuration with secrets replaced by `***`, for the startup log and `check-config`. */
-export function maskedConfig (c: Config): Record<string, unknown> {
+export function maskedConfig (c: Settings): Record<string, unknown> {
   const mask = (v: string): string => v === '' ? '' : '***'
   const out: Record<string, unknown> = { ...c }
   for (const key of SECRET_KEYS) if (out[key] !== '') out[key] = '***'

@@ -1,6 +1,8 @@
-// The configuration catalogue: every key with its MTLS_* environment name, type, default and meaning.
-// One table drives validation, env mapping, secret masking and the README's configuration table.
+// The configuration catalogue: every key with its MTLS_* environment name, type, default and meaning (the flat
+// settings, drop-in compatible with Mender's ambassador). One table drives validation, env mapping, secret masking and
+// the README's configuration table; model.ts turns the settings into the sectioned configuration the modes read.
 import { Type, type TSchema, type TInteger, type Static } from '@sinclair/typebox'
+import { TunnelSchema } from './tunnels.js'
 
 interface Field<S extends TSchema = TSchema> { env: string, schema: S, doc: string, secret?: boolean }
 const f = <S extends TSchema>(env: string, schema: S, doc: string, secret = false): Field<S> => ({ env, schema, doc, secret })
@@ -21,7 +23,7 @@ export const TenantSchema = Type.Object({
 export const FIELDS = {
   listen: f('MTLS_LISTEN', Type.String({ default: '8080' }), 'mTLS listener: `port`, `:port` or `host:port`'),
   status_listen: f('MTLS_STATUS_LISTEN', Type.String({ default: '8081' }), 'plain-HTTP status listener (`/status`, `/healthz`, `/readyz`); `off` disables it'),
-  mender_backend: f('MTLS_MENDER_BACKEND', Type.String({ default: '' }), 'Mender server base URL (`https://…`); required'),
+  mender_backend: f('MTLS_MENDER_BACKEND', Type.String({ default: '' }), 'Mender server base URL (`https://…`); the HTTP gateway runs when it is set, or when no tunnels are configured (then it is required)'),
   mender_user: f('MTLS_MENDER_USER', Type.String({ default: '' }), 'management user (email) the ambassador logs in as'),
   mender_pass: f('MTLS_MENDER_PASS', Type.String({ default: '' }), 'that user\'s password', true),
   mender_token: f('MTLS_MENDER_TOKEN', Type.String({ default: '' }), 'personal access token, instead of user/password', true),
@@ -34,20 +36,20 @@ export const FIELDS = {
   debug_log: f('MTLS_DEBUG_LOG', Type.Boolean({ default: false }), 'log at debug level (overrides `log_level`)'),
   log_level: f('MTLS_LOG_LEVEL', Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info' }), 'pino log level'),
   blacklist_path: f('MTLS_BLACKLIST_PATH', Type.String({ default: '' }), 'serial denylist file (one hex serial per line, `#` comments); empty = none; reloaded on change'),
-  crl_paths: f('MTLS_CRL_PATHS', Type.String({ default: '' }), 'comma-separated CRL files (PEM or DER) or folders of them, each signed by a tenant CA; reloaded on change'),
-  crl_urls: f('MTLS_CRL_URLS', Type.String({ default: '' }), 'comma-separated CRL distribution-point URLs fetched at start and every `crl_fetch_interval` (last good copy kept)'),
+  crl_paths: f('MTLS_CRL_PATHS', Type.String({ default: '' }), 'CRL files (PEM or DER) or folders of them, comma-separated or a YAML list, each signed by a tenant CA; reloaded on change'),
+  crl_urls: f('MTLS_CRL_URLS', Type.String({ default: '' }), 'CRL distribution-point URLs (comma-separated or a YAML list) fetched at start and every `crl_fetch_interval` (last good copy kept)'),
   crl_fetch_interval: ms(3600000, 'interval between CRL fetches', 'MTLS_CRL_FETCH_INTERVAL'),
   crl_stale_policy: f('MTLS_CRL_STALE_POLICY', Type.Union([Type.Literal('keep'), Type.Literal('refuse')], { default: 'keep' }), 'a CRL past its nextUpdate: `keep` using it (and alarm) or `refuse` that issuer\'s devices'),
   expired_grace: f('MTLS_EXPIRED_GRACE', Type.Integer({ minimum: 0, default: 0 }), 'seconds an expired (or not yet valid) device certificate is still admitted, with a warning; 0 = off'),
   device_rsa_min_bits: f('MTLS_DEVICE_RSA_MIN_BITS', Type.Integer({ minimum: 1024, default: 2048 }), 'smallest RSA key (bits) accepted in device certificates; smaller ones are refused at the handshake (`MTLS_ERR_TLS_WEAK_KEY`)'),
   tenant_token: f('MTLS_TENANT_TOKEN', Type.String({ default: '' }), 'tenant token the default tenant\'s devices must send (multi-tenant Mender); empty = not checked', true),
-  sni: f('MTLS_SNI', Type.String({ default: '' }), 'comma-separated server names of the default tenant; empty = the default tenant takes every connection without a tenant\'s name'),
+  sni: f('MTLS_SNI', Type.String({ default: '' }), 'server names of the default tenant (comma-separated or a YAML list); empty = the default tenant takes every connection without a tenant\'s name'),
   tenants: f('MTLS_TENANTS', Type.Array(TenantSchema, { default: [] }), 'more tenants: `name`, `ca_pem`, `mender_user`/`mender_pass` or `mender_token`, `sni` (names), `tenant_token`, `expired_grace` (YAML list; JSON in the env)'),
   reload_watch: f('MTLS_RELOAD_WATCH', Type.Boolean({ default: true }), 'watch the certificate, CA, CRL and denylist folders and reload on change (SIGHUP always reloads)'),
   reload_retry_interval: ms(10000, 'retry interval after a failed reload (last good state kept meanwhile)', 'MTLS_RELOAD_RETRY_INTERVAL'),
   key_match: f('MTLS_KEY_MATCH', Type.Union([Type.Literal('strict'), Type.Literal('relaxed')], { default: 'strict' }), '`strict`: certificate key must equal the auth request key; `relaxed`: allow different keys (see README)'),
   identity_binding: f('MTLS_IDENTITY_BINDING', Type.Union([Type.Literal('off'), Type.Literal('warn'), Type.Literal('enforce')], { default: 'off' }), 'tie the claimed identity to the certificate: `enforce` refuses (403) an auth request whose `identity_binding_keys` values are not the certificate CN or a SAN value; `warn` only logs'),
-  identity_binding_keys: f('MTLS_IDENTITY_BINDING_KEYS', Type.String({ default: 'mac,serial' }), 'comma-separated `id_data` attributes checked by `identity_binding` (at least one must be present)'),
+  identity_binding_keys: f('MTLS_IDENTITY_BINDING_KEYS', Type.String({ default: 'mac,serial' }), '`id_data` attributes (comma-separated or a YAML list) checked by `identity_binding` (at least one must be present)'),
   forward_identity: f('MTLS_FORWARD_IDENTITY', Type.Boolean({ default: false }), 'send the verified certificate identity upstream in `X-Forwarded-Client-Cert` (inbound copies are always removed)'),
   auth_rate_limit: f('MTLS_AUTH_RATE_LIMIT', Type.Integer({ minimum: 0, default: 12 }), 'auth requests allowed per certificate per `auth_rate_window` (429 beyond); 0 disables'),
   auth_rate_window: ms(60000, 'window of `auth_rate_limit`', 'MTLS_AUTH_RATE_WINDOW'),
@@ -65,7 +67,8 @@ export const FIELDS = {
   headers_timeout: ms(15000, 'time a device has to send request headers (slowloris guard)', 'MTLS_HEADERS_TIMEOUT'),
   request_timeout: ms(120000, 'time a device has to send a whole request', 'MTLS_REQUEST_TIMEOUT'),
   keep_alive_timeout: ms(65000, 'idle keep-alive connection lifetime', 'MTLS_KEEP_ALIVE_TIMEOUT'),
-  shutdown_timeout: ms(15000, 'drain deadline on SIGTERM before connections are closed', 'MTLS_SHUTDOWN_TIMEOUT')
+  shutdown_timeout: ms(15000, 'drain deadline on SIGTERM before connections are closed', 'MTLS_SHUTDOWN_TIMEOUT'),
+  tunnels: f('MTLS_TUNNELS', Type.Array(TunnelSchema, { default: [] }), 'L4 mTLS tunnels (forward and reverse proxies), see [Tunnel mode](#tunnel-mode) (YAML list; JSON in the env)')
 } as const satisfies Record<string, Field>
 
 type Fields = typeof FIELDS
@@ -76,6 +79,14 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false }
 )
 
-export type Config = Readonly<Static<typeof ConfigSchema>>
+/** The flat settings as validated: every key of FIELDS. */
+export type Settings = Readonly<Static<typeof ConfigSchema>>
+
+/** Keys shared by every mode; all others configure the HTTP gateway (tunnels have their own section). */
+export const COMMON_KEYS = ['status_listen', 'debug_log', 'log_level', 'reload_watch', 'reload_retry_interval', 'shutdown_timeout'] as const
+export type CommonKey = typeof COMMON_KEYS[number]
+
+/** Comma-separated lists in the environment; a YAML file may also give them as a list. */
+export const LIST_KEYS: readonly ConfigKey[] = ['crl_paths', 'crl_urls', 'sni', 'identity_binding_keys']
 
 export const SECRET_KEYS: readonly ConfigKey[] = (Object.keys(FIELDS) as ConfigKey[]).filter((k) => (FIELDS[k] as Field).secret === true)

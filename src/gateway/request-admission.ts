@@ -8,7 +8,7 @@ import { HttpErrors, type CodedError } from '../errors.js'
 import { peerLog, peerOf, type PeerIdentity } from '../tls/peer.js'
 import { checkTarget, hostName } from './proxy/target.js'
 import { AUTH_PATH, DEVICE_PREFIX, STATUS_PATH } from './mender/paths.js'
-import type { Metrics } from '../observe/metrics.js'
+import type { GatewayMetrics } from './metrics.js'
 
 export type RouteGroup = 'auth' | 'device' | 'status' | 'other'
 
@@ -63,7 +63,7 @@ function upgradeProblem (req: IncomingMessage, route: RouteGroup): CodedError | 
   return undefined
 }
 
-export interface AdmissionOptions { isDraining: () => boolean, metrics: Metrics }
+export interface AdmissionOptions { isDraining: () => boolean, metrics: GatewayMetrics }
 
 export class RequestAdmission {
   constructor (private readonly o: AdmissionOptions) {}

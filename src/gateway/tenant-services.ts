@@ -2,7 +2,8 @@
 // its own token cache and preauthorization cache) and may require a tenant token in its devices' auth requests.
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
-import type { Config } from '../config/schema.js'
+import type { GatewayConfig } from '../config/model.js'
+import type { DeepReadonly } from '../lib/deep-freeze.js'
 import { ManagementAuth } from './mender/management-auth.js'
 import { ManagementClient } from './mender/management-client.js'
 import { Preauthorizer } from './device-auth/preauthorizer.js'
@@ -25,7 +26,7 @@ export interface LoginFailure { code: string, upstreamStatus?: number }
 interface Credentials { name: string, mender_user: string, mender_pass: string, mender_token: string, tenant_token: string }
 
 export function buildTenantServices (
-  config: Config, o: { backend: string, dispatcher: Dispatcher, log: Logger, onLogin: OnLogin }
+  config: DeepReadonly<GatewayConfig>, o: { backend: string, dispatcher: Dispatcher, log: Logger, onLogin: OnLogin }
 ): Map<string, TenantServices> {
   const all: Credentials[] = [{ ...config, name: DEFAULT_TENANT }, ...config.tenants]
   const out = new Map<string, TenantServices>()

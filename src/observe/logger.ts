@@ -1,6 +1,6 @@
 // pino setup: JSON lines, secrets redacted wherever they may appear (headers, tokens, passwords, config dumps).
 import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino'
-import type { Config } from '../config/schema.js'
+import type { CommonConfig } from '../config/model.js'
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -26,7 +26,7 @@ function errSerializer (err: Error): Record<string, unknown> {
   return out
 }
 
-export function loggerOptions (config: Pick<Config, 'debug_log' | 'log_level'>): LoggerOptions {
+export function loggerOptions (config: Pick<CommonConfig, 'debug_log' | 'log_level'>): LoggerOptions {
   return {
     level: config.debug_log ? 'debug' : config.log_level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -37,7 +37,7 @@ export function loggerOptions (config: Pick<Config, 'debug_log' | 'log_level'>):
   }
 }
 
-export function createLogger (config: Pick<Config, 'debug_log' | 'log_level'>, destination?: DestinationStream): Logger {
+export function createLogger (config: Pick<CommonConfig, 'debug_log' | 'log_level'>, destination?: DestinationStream): Logger {
   return destination === undefined ? pino(loggerOptions(config)) : pino(loggerOptions(config), destination)
 }
 

@@ -4,12 +4,10 @@ import { request } from 'undici'
 import type { Logger } from 'pino'
 
 export interface CrlFetcherOptions {
-  urls: string[]
+  urls: readonly string[]
   intervalMs: number
   timeoutMs: number
   log: Logger
-  /** Called after a fetch round that changed at least one CRL. */
-  onChange: () => void
   onResult?: (ok: boolean) => void
 }
 
@@ -20,12 +18,7 @@ export class CrlFetcher {
   private timer: NodeJS.Timeout | undefined
   private stopped = false
 
-  constructor (private o: CrlFetcherOptions) {}
-
-  /** Sets the callbacks once the gateway that consumes the CRLs exists. */
-  configure (callbacks: Pick<CrlFetcherOptions, 'onChange' | 'onResult'>): void {
-    this.o = { ...this.o, ...callbacks }
-  }
+  constructor (private readonly o: CrlFetcherOptions) {}
 
   /** The last good copy of every CRL fetched so far. */
   current (): ReadonlyMap<string, Buffer> { return this.copies }
@@ -56,9 +49,10 @@ export class CrlFetcher {
     }
   }
 
-  start (): void {
+  /** Fetches every `intervalMs`; `onChange` after a round that changed at least one CRL. */
+  start (onChange: () => void): void {
     const tick = (): void => {
-      this.fetchAll().then((changed) => { if (changed && !this.stopped) this.o.onChange() }, () => {}).finally(() => {
+      this.fetchAll().then((changed) => { if (changed && !this.stopped) onChange() }, () => {}).finally(() => {
         if (this.stopped) return
         this.timer = setTimeout(tick, this.o.intervalMs)
         this.timer.unref()

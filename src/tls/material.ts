@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs'
 import { createPrivateKey, type X509Certificate } from 'node:crypto'
 import { StartupErrors } from '../errors.js'
-import type { Config } from '../config/schema.js'
 import { pemCertificates } from '../x509/pem.js'
 
 export interface TlsMaterial {
@@ -51,15 +50,18 @@ function checkKey (pem: string | undefined, cert: X509Certificate | undefined, w
   }
 }
 
-/** Reads cert, key and CA bundle from the configured paths; throws MTLS_ERR_TLS_MATERIAL listing every problem. */
-export function loadTlsMaterial (config: Pick<Config, 'server_cert' | 'server_key' | 'tenant_ca_pem'>): TlsMaterial {
+/** Paths of a node's certificate chain, its key and the CA bundle peers must chain to. */
+export interface MaterialPaths { cert: string, key: string, ca: string }
+
+/** Reads cert, key and CA bundle; throws MTLS_ERR_TLS_MATERIAL listing every problem. */
+export function loadTlsMaterial (paths: MaterialPaths): TlsMaterial {
   const problems: string[] = []
-  const cert = read(config.server_cert, 'server certificate', problems)
-  const key = read(config.server_key, 'server key', problems)
-  const ca = read(config.tenant_ca_pem, 'tenant CA bundle', problems)
-  const serverCert = certsOf(cert, 'server certificate', config.server_cert, problems)[0]
-  checkKey(key, serverCert, `server key ${config.server_key}`, problems)
-  const caCerts = certsOf(ca, 'tenant CA bundle', config.tenant_ca_pem, problems)
+  const cert = read(paths.cert, 'server certificate', problems)
+  const key = read(paths.key, 'server key', problems)
+  const ca = read(paths.ca, 'tenant CA bundle', problems)
+  const serverCert = certsOf(cert, 'server certificate', paths.cert, problems)[0]
+  checkKey(key, serverCert, `server key ${paths.key}`, problems)
+  const caCerts = certsOf(ca, 'tenant CA bundle', paths.ca, problems)
   if (problems.length > 0 || serverCert === undefined || cert === undefined || key === undefined || ca === undefined) {
     throw new StartupErrors.TLS_MATERIAL(problems.join('; '))
   }

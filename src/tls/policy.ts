@@ -3,10 +3,9 @@
 // signature; and explanations for chain refusals Node reports only as UNSPECIFIED. Total: never throws.
 import type { X509Certificate } from 'node:crypto'
 import { TlsReasons } from '../errors.js'
-import { x509 } from '../x509/peculiar.js'
 import { TtlCache } from '../lib/ttl-cache.js'
 import type { Admission } from './admission.js'
-import { signatureAlgorithmOid } from '../x509/der.js'
+import { certificateExtensions, extendedKeyUsages, keyUsageBit, signatureAlgorithmOid, type Extension } from '../x509/der.js'
 
 type Reason = typeof TlsReasons[keyof typeof TlsReasons]
 export type PolicyVerdict = { ok: true } | { ok: false, reason: Reason, detail: string }
@@ -20,6 +19,8 @@ export const DEFAULT_DEVICE_POLICY: DevicePolicy = { rsaMinBits: 2048 }
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
 const NAME_CONSTRAINTS = '2.5.29.30'
+const KEY_USAGE = '2.5.29.15'
+const EXT_KEY_USAGE = '2.5.29.37'
 const CURVES = new Set(['prime256v1', 'secp384r1'])
 
 /** Signature algorithms refused: MD2, MD4, MD5 and SHA-1 with RSA, ECDSA or DSA. */
@@ -42,13 +43,19 @@ const KNOWN_EXTENSIONS = new Set([
 
 const refuse = (reason: Reason, detail: string): PolicyVerdict => ({ ok: false, reason, detail })
 
-function parsed (cert: X509Certificate): x509.X509Certificate | undefined {
+/** What the policy reads of a certificate's DER (Node's X509Certificate exposes neither). */
+interface Parsed { subject: string, der: Buffer, extensions: Extension[] }
+
+function parsed (cert: X509Certificate): Parsed | undefined {
+  const extensions = certificateExtensions(cert.raw)
+  return extensions === undefined ? undefined : { subject: subjectOf(cert), der: cert.raw, extensions }
+}
+
+function subjectOf (cert: X509Certificate): string {
   try {
-    const p = new x509.X509Certificate(Uint8Array.from(cert.raw).buffer)
-    // extensions parse lazily: make an undecodable one fail here, not later
-    return p.extensions.length >= 0 ? p : undefined
+    return cert.subject.replaceAll('\n', ', ')
   } catch {
-    return undefined
+    return '(undecodable subject)'
   }
 }
 
@@ -67,22 +74,30 @@ function weakKey (cert: X509Certificate, policy: DevicePolicy): string | undefin
   return type === 'ed25519' ? undefined : `${type} keys are not accepted (RSA, EC P-256/P-384, Ed25519)`
 }
 
-function keyUsageProblem (p: x509.X509Certificate): string | undefined {
-  const ku = p.getExtension(x509.KeyUsagesExtension)
-  if (ku !== null && (ku.usages & x509.KeyUsageFlags.digitalSignature) === 0) return 'keyUsage without digitalSignature'
-  const eku = p.getExtension(x509.ExtendedKeyUsageExtension)
-  if (eku !== null && !eku.usages.map(String).includes(CLIENT_AUTH)) return 'extendedKeyUsage without clientAuth'
+function keyUsageProblem (p: Parsed): string | undefined {
+  const ku = p.extensions.find((e) => e.oid === KEY_USAGE)
+  if (ku !== undefined) {
+    const digitalSignature = keyUsageBit(ku.value, 0)
+    if (digitalSignature === undefined) return 'keyUsage does not decode'
+    if (!digitalSignature) return 'keyUsage without digitalSignature'
+  }
+  const eku = p.extensions.find((e) => e.oid === EXT_KEY_USAGE)
+  if (eku !== undefined) {
+    const usages = extendedKeyUsages(eku.value)
+    if (usages === undefined) return 'extendedKeyUsage does not decode'
+    if (!usages.includes(CLIENT_AUTH)) return 'extendedKeyUsage without clientAuth'
+  }
   return undefined
 }
 
 /** The weak signature algorithm of a certificate, if it has one. */
-export function weakSignatureOf (p: x509.X509Certificate): string | undefined {
-  return WEAK_SIGNATURES.get(signatureAlgorithmOid(Buffer.from(p.rawData)) ?? '')
+export function weakSignatureOf (p: Pick<Parsed, 'der'>): string | undefined {
+  return WEAK_SIGNATURES.get(signatureAlgorithmOid(p.der) ?? '')
 }
 
 /** The OID of a critical extension OpenSSL does not process, if there is one. */
-export function unknownCriticalOf (p: x509.X509Certificate): string | undefined {
-  return p.extensions.find((e) => e.critical && !KNOWN_EXTENSIONS.has(e.type))?.type
+export function unknownCriticalOf (p: Pick<Parsed, 'extensions'>): string | undefined {
+  return p.extensions.find((e) => e.critical && !KNOWN_EXTENSIONS.has(e.oid))?.oid
 }
 
 /** The policy verdict on a leaf certificate OpenSSL accepted (cache it per fingerprint: it never changes). */
@@ -118,7 +133,7 @@ export function explainUnspecified (chain: X509Certificate[], anchors: X509Certi
   }
 }
 
-function explain (certs: Array<x509.X509Certificate | undefined>, anchors: X509Certificate[]): PolicyVerdict | undefined {
+function explain (certs: Array<Parsed | undefined>, anchors: X509Certificate[]): PolicyVerdict | undefined {
   for (const p of certs) {
     const sig = p === undefined ? undefined : weakSignatureOf(p)
     if (sig !== undefined) return refuse(TlsReasons.WEAK_SIGNATURE, `${sig} in the chain (${p?.subject ?? ''})`)
@@ -130,7 +145,7 @@ function explain (certs: Array<x509.X509Certificate | undefined>, anchors: X509C
     }
   }
   const cas = [...certs.slice(1), ...anchors.map(parsed)]
-  const constrained = cas.find((p) => p?.extensions.some((e) => e.type === NAME_CONSTRAINTS) === true)
+  const constrained = cas.find((p) => p?.extensions.some((e) => e.oid === NAME_CONSTRAINTS) === true)
   if (constrained !== undefined) {
     return refuse(TlsReasons.NAME_CONSTRAINTS, `a name is outside the constraints of ${constrained.subject}`)
   }

@@ -4,12 +4,12 @@
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import type { Logger } from 'pino'
-import { loadTrust, type FetchedCrls, type TrustConfig, type TrustSnapshot } from './trust.js'
+import { loadTrust, type FetchedCrls, type TrustSource, type TrustSnapshot } from './trust.js'
 
 export interface ReloadResult { ok: boolean, changed: boolean, trigger: string, at: Date, error?: string }
 
 export interface ReloaderOptions {
-  config: TrustConfig
+  source: TrustSource
   log: Logger
   retryMs: number
   /** CRLs fetched from distribution points (in memory), included in every load. */
@@ -55,7 +55,7 @@ export class TrustReloader {
     clearTimeout(this.retry)
     let result: ReloadResult
     try {
-      const next = await loadTrust(this.o.config, this.o.fetched?.())
+      const next = await loadTrust(this.o.source, this.o.fetched?.())
       const changed = next.digest !== this.snapshot.digest
       if (changed) {
         this.o.apply(next)
@@ -86,7 +86,7 @@ export class TrustReloader {
       const names = interesting.get(dirname(f))
       if (names !== 'any') interesting.set(dirname(f), (names ?? new Set<string>()).add(basename(f)))
     }
-    for (const entry of this.o.config.crl_paths.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    for (const entry of this.o.source.crlPaths) {
       if (existsSync(entry) && statSync(entry).isDirectory()) interesting.set(entry, 'any')
     }
     for (const [dir, names] of interesting) {

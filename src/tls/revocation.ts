@@ -2,7 +2,6 @@
 // one per line, Mender gateway format) and CRLs (PEM or DER) whose signature is verified against a tenant CA.
 import { readFileSync } from 'node:fs'
 import type { X509Certificate } from 'node:crypto'
-import { x509 } from '../x509/peculiar.js'
 import { normalizeSerial, peerSerial } from '../x509/serial.js'
 import { pemBlocks } from '../x509/pem.js'
 
@@ -41,7 +40,12 @@ function crlDer (source: string, raw: Buffer): Buffer {
   return blocks[0].der
 }
 
-function parseCrl (source: string, raw: Buffer): InstanceType<typeof x509.X509Crl> {
+type X509 = typeof import('../x509/peculiar.js')['x509']
+
+/** @peculiar/x509 (and reflect-metadata) cost ≈200 ms of startup: loaded only once a CRL is to be read. */
+const peculiar = async (): Promise<X509> => (await import('../x509/peculiar.js')).x509
+
+function parseCrl (x509: X509, source: string, raw: Buffer): InstanceType<X509['X509Crl']> {
   const der = crlDer(source, raw)
   try {
     return new x509.X509Crl(Uint8Array.from(der).buffer)
@@ -53,7 +57,8 @@ function parseCrl (source: string, raw: Buffer): InstanceType<typeof x509.X509Cr
 /** Loads a CRL file, or bytes fetched from `source`, and finds the CA in `cas` whose key signed it; throws when none
  * did (never trust an unsigned list). */
 export async function loadCrl (source: string, cas: X509Certificate[], bytes?: Buffer): Promise<CrlInfo> {
-  const crl = parseCrl(source, bytes ?? readFileSync(source))
+  const x509 = await peculiar()
+  const crl = parseCrl(x509, source, bytes ?? readFileSync(source))
   for (const ca of cas) {
     const publicKey = new x509.PublicKey(Uint8Array.from(ca.publicKey.export({ type: 'spki', format: 'der' })).buffer)
     if (await crl.verify({ publicKey }).catch(() => false)) {

@@ -2,7 +2,6 @@
 // a server name (a named tenant's context advertises only its own CA) and which tenant a verified chain belongs to.
 import { readFileSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
-import type { Config } from '../config/schema.js'
 import { parseCertBundle } from './material.js'
 import { peerSerial } from '../x509/serial.js'
 
@@ -26,20 +25,27 @@ export interface ContextPlan {
 
 const names = (list: string[]): string[] => list.map((n) => n.trim().toLowerCase()).filter((n) => n !== '')
 
-/** The default tenant (top-level keys) followed by the configured ones; throws listing unreadable bundles. */
-export function loadTenants (config: Pick<Config, 'sni' | 'tenants' | 'expired_grace'>, defaultCaPem: string, defaultCas: X509Certificate[]): TenantTrust[] {
-  const out: TenantTrust[] = [{ name: DEFAULT_TENANT, caPem: defaultCaPem, caCerts: defaultCas, sni: names(config.sni.split(',')), graceSeconds: config.expired_grace }]
+/** A CA bundle besides the default one (a tenant of the gateway). */
+export interface TenantSource { name: string, ca: string, sni: string[], graceSeconds: number }
+
+/** The default tenant followed by the configured ones; throws listing unreadable bundles. */
+export function loadTenants (
+  source: { sni: string[], graceSeconds: number, tenants: TenantSource[] }, defaultCaPem: string, defaultCas: X509Certificate[]
+): TenantTrust[] {
+  const out: TenantTrust[] = [
+    { name: DEFAULT_TENANT, caPem: defaultCaPem, caCerts: defaultCas, sni: names(source.sni), graceSeconds: source.graceSeconds }
+  ]
   const problems: string[] = []
-  for (const t of config.tenants) {
+  for (const t of source.tenants) {
     try {
-      const caPem = readFileSync(t.ca_pem, 'utf8')
-      const caCerts = parseCertBundle(caPem, t.ca_pem)
+      const caPem = readFileSync(t.ca, 'utf8')
+      const caCerts = parseCertBundle(caPem, t.ca)
       if (caCerts.length === 0) throw new Error('no PEM certificate found')
-      out.push({ name: t.name, caPem, caCerts, sni: names(t.sni), graceSeconds: t.expired_grace ?? config.expired_grace })
+      out.push({ name: t.name, caPem, caCerts, sni: names(t.sni), graceSeconds: t.graceSeconds })
     } catch (err) {
       // the scanner's messages start with the file name; others (unreadable file, no certificate) get it here
       const cause = (err as NodeJS.ErrnoException).code ?? (err as Error).message
-      problems.push(`tenant ${t.name} CA bundle ${cause.startsWith(t.ca_pem) ? cause : `${t.ca_pem}: ${cause}`}`)
+      problems.push(`tenant ${t.name} CA bundle ${cause.startsWith(t.ca) ? cause : `${t.ca}: ${cause}`}`)
     }
   }
   if (problems.length > 0) throw new Error(problems.join('; '))

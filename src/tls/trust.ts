@@ -5,13 +5,29 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Config } from '../config/schema.js'
 import { loadTlsMaterial, type TlsMaterial } from './material.js'
 import { loadCrl, loadDenylist, type CrlInfo } from './revocation.js'
 import { StartupErrors } from '../errors.js'
-import { contextPlan, loadTenants, type ContextPlan, type TenantTrust } from './tenants.js'
+import { contextPlan, loadTenants, type ContextPlan, type TenantSource, type TenantTrust } from './tenants.js'
 
-export type TrustConfig = Pick<Config, 'server_cert' | 'server_key' | 'tenant_ca_pem' | 'blacklist_path' | 'crl_paths' | 'sni' | 'tenants' | 'expired_grace' | 'https_tls_version_min'>
+/**
+ * Where a mode's trust comes from (files only; each mode builds it from its own configuration): this node's
+ * certificate chain and key, the default CA bundle with its server names and grace window, further tenants' bundles,
+ * the serial denylist and CRL files or folders.
+ */
+export interface TrustSource {
+  cert: string
+  key: string
+  ca: string
+  sni: string[]
+  graceSeconds: number
+  tenants: TenantSource[]
+  /** Denylist file ('' = none). */
+  denylist: string
+  /** CRL files and folders of them. */
+  crlPaths: string[]
+  minVersion: '1.2' | '1.3'
+}
 
 export interface TrustSnapshot {
   material: TlsMaterial
@@ -29,10 +45,10 @@ export interface TrustSnapshot {
   loadedAt: Date
 }
 
-/** CRL files named by `crl_paths`: files as given, folders expanded to the regular files inside. */
-export function crlFiles (crlPaths: string): string[] {
+/** CRL files of a source: files as given, folders expanded to the regular files inside. */
+export function crlFiles (crlPaths: readonly string[]): string[] {
   const out: string[] = []
-  for (const entry of crlPaths.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const entry of crlPaths) {
     if (statSync(entry).isDirectory()) {
       for (const name of readdirSync(entry).sort()) {
         const file = join(entry, name)
@@ -57,27 +73,27 @@ function digestOf (files: string[]): string {
   return h.digest('hex')
 }
 
-/** Loads a complete snapshot or throws with every problem found (nothing partial is ever returned). */
 /** CRLs held in memory (fetched from distribution points), by URL. */
 export type FetchedCrls = ReadonlyMap<string, Buffer>
 
-export async function loadTrust (config: TrustConfig, fetched: FetchedCrls = new Map()): Promise<TrustSnapshot> {
+/** Loads a complete snapshot or throws with every problem found (nothing partial is ever returned). */
+export async function loadTrust (source: TrustSource, fetched: FetchedCrls = new Map()): Promise<TrustSnapshot> {
   let crlPaths: string[]
   try {
-    crlPaths = config.crl_paths === '' ? [] : crlFiles(config.crl_paths)
+    crlPaths = crlFiles(source.crlPaths)
   } catch (err) {
     throw new StartupErrors.TLS_MATERIAL(`crl_paths: ${(err as Error).message}`, { cause: err })
   }
-  const files = [config.server_cert, config.server_key, config.tenant_ca_pem, ...config.tenants.map((t) => t.ca_pem),
-    ...(config.blacklist_path === '' ? [] : [config.blacklist_path]), ...crlPaths]
+  const files = [source.cert, source.key, source.ca, ...source.tenants.map((t) => t.ca),
+    ...(source.denylist === '' ? [] : [source.denylist]), ...crlPaths]
   // digest first: a file that changes while we load yields a different digest next time, so it is not missed
-  const digest = createHash('sha256').update(digestOf(files))
-    .update([...fetched].map(([url, bytes]) => `${url}\0${createHash('sha256').update(bytes).digest('hex')}`).join('\0')).digest('hex')
-  const material = loadTlsMaterial(config)
+  const fetchedDigest = [...fetched].map(([url, bytes]) => `${url}\0${createHash('sha256').update(bytes).digest('hex')}`)
+  const digest = createHash('sha256').update(digestOf(files)).update(fetchedDigest.join('\0')).digest('hex')
+  const material = loadTlsMaterial(source)
   try {
-    const tenants = loadTenants(config, material.ca, material.caCerts)
+    const tenants = loadTenants(source, material.ca, material.caCerts)
     const plan = contextPlan(tenants)
-    const denylist = config.blacklist_path === '' ? new Set<string>() : loadDenylist(config.blacklist_path)
+    const denylist = source.denylist === '' ? new Set<string>() : loadDenylist(source.denylist)
     const allCas = tenants.flatMap((t) => t.caCerts)
     const crls = [
       ...await Promise.all(crlPaths.map(async (p) => await loadCrl(p, allCas))),
@@ -85,7 +101,7 @@ export async function loadTrust (config: TrustConfig, fetched: FetchedCrls = new
     ]
     const contexts = new Map<string, SecureContext>()
     for (const [name, { ca }] of plan.byName) {
-      contexts.set(name, createSecureContext(secureContextOptions(material, config.https_tls_version_min, ca)))
+      contexts.set(name, createSecureContext(secureContextOptions(material, source.minVersion, ca)))
     }
     return { material, denylist, crls, tenants, plan, contexts, files, digest, loadedAt: new Date() }
   } catch (err) {

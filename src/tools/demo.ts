@@ -5,7 +5,7 @@ import { writeDemoPki, type DemoPkiLayout } from './pki/index.js'
 import { DEFAULT_USER, startSimulator, type Simulator } from './simulator/index.js'
 import { loadConfig } from '../config/load.js'
 import { createLogger } from '../observe/logger.js'
-import { startGateway } from '../server.js'
+import { startServer } from '../server.js'
 import { parseFlags, portFlag } from '../lib/cli-args.js'
 import { hostPort, listenError } from '../net/listen-error.js'
 
@@ -97,7 +97,7 @@ export async function runDemo (argv: string[], out: NodeJS.WritableStream = proc
         tenant_ca_pem: pki.tenantCa.cert
       }
     })
-    running = await startGateway(config, createLogger(config))
+    running = await startServer(config, createLogger(config.common))
   } catch (err) {
     await sim.close()
     throw err

@@ -1,5 +1,6 @@
-// Just enough DER reading to find a certificate's outer signature algorithm (Node 20's X509Certificate does not
-// expose it); total: malformed input gives undefined.
+// Just enough DER reading for what Node's X509Certificate does not expose: a certificate's outer signature
+// algorithm and its extensions (OID, critical flag, value), keyUsage bits and extendedKeyUsage OIDs. Total: malformed
+// input gives undefined, never a throw.
 
 interface Tlv { tag: number, start: number, end: number }
 
@@ -45,4 +46,67 @@ export function signatureAlgorithmOid (der: Buffer): string | undefined {
   if (alg?.tag !== 0x30) return undefined
   const oid = tlvAt(der, alg.start)
   return oid?.tag === 0x06 && oid.end <= alg.end ? oidText(der.subarray(oid.start, oid.end)) : undefined
+}
+
+export interface Extension { oid: string, critical: boolean, value: Buffer }
+
+/** The TLV items inside the constructed TLV `outer`. */
+function children (buf: Buffer, outer: Tlv): Tlv[] | undefined {
+  const out: Tlv[] = []
+  let at = outer.start
+  while (at < outer.end) {
+    const t = tlvAt(buf, at)
+    if (t === undefined || t.end > outer.end) return undefined
+    out.push(t)
+    at = t.end
+  }
+  return out
+}
+
+function extension (der: Buffer, ext: Tlv): Extension | undefined {
+  const parts = children(der, ext)
+  const [oid, second, third] = parts ?? []
+  if (oid?.tag !== 0x06) return undefined
+  const critical = second?.tag === 0x01 && der[second.start] !== 0x00
+  const value = second?.tag === 0x04 ? second : third
+  if (value?.tag !== 0x04) return undefined
+  return { oid: oidText(der.subarray(oid.start, oid.end)), critical, value: der.subarray(value.start, value.end) }
+}
+
+/** The extensions of a DER certificate ([] when it has none; undefined when the DER does not parse). */
+export function certificateExtensions (der: Buffer): Extension[] | undefined {
+  const cert = tlvAt(der, 0)
+  if (cert?.tag !== 0x30) return undefined
+  const tbs = tlvAt(der, cert.start)
+  if (tbs?.tag !== 0x30) return undefined
+  const fields = children(der, tbs)
+  if (fields === undefined) return undefined
+  const wrapper = fields.find((f) => f.tag === 0xa3)
+  if (wrapper === undefined) return []
+  const list = tlvAt(der, wrapper.start)
+  const items = list?.tag === 0x30 ? children(der, list) : undefined
+  if (items === undefined) return undefined
+  const out: Extension[] = []
+  for (const item of items) {
+    const e = item.tag === 0x30 ? extension(der, item) : undefined
+    if (e === undefined) return undefined
+    out.push(e)
+  }
+  return out
+}
+
+/** Whether a keyUsage extension value (a BIT STRING) has bit `bit` set (0 = digitalSignature); undefined if malformed. */
+export function keyUsageBit (value: Buffer, bit: number): boolean | undefined {
+  const bits = tlvAt(value, 0)
+  if (bits?.tag !== 0x03 || bits.end - bits.start < 1) return undefined
+  const byte = value[bits.start + 1 + Math.floor(bit / 8)] ?? 0
+  return (byte & (0x80 >> (bit % 8))) !== 0
+}
+
+/** The OIDs of an extendedKeyUsage extension value (a SEQUENCE OF OID); undefined if malformed. */
+export function extendedKeyUsages (value: Buffer): string[] | undefined {
+  const seq = tlvAt(value, 0)
+  const items = seq?.tag === 0x30 ? children(value, seq) : undefined
+  if (items === undefined || items.some((i) => i.tag !== 0x06)) return undefined
+  return items.map((i) => oidText(value.subarray(i.start, i.end)))
 }

@@ -3,7 +3,7 @@
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../src/config/load.js'
+import { loadSettings } from '../../src/config/load.js'
 import { DEMO_SERVER_SAN, demoLayout } from '../../src/tools/pki/demo.js'
 import { parseSimulatorArgs } from '../../src/tools/simulator/index.js'
 import { buildStatusApp } from '../../src/status/listener.js'
@@ -92,12 +92,12 @@ describe('deployment artefacts agree with the configuration', () => {
   })
 
   it('the Deployment environment makes a valid configuration with the default certificate paths', () => {
-    const config = loadConfig({ env: resolvedDeploymentEnv() })
+    const config = loadSettings({ env: resolvedDeploymentEnv() })
     expect(TLS_KEYS.map((k) => config[k])).toEqual(TLS_KEYS.map(defaultOf))
   })
 
   it('the compose environment makes a valid configuration for the simulator it starts', async () => {
-    const config = loadConfig({ env: envOf(ambassador) })
+    const config = loadSettings({ env: envOf(ambassador) })
     const sim = await parseSimulatorArgs(at<string[]>(services['mender-sim'], 'command').slice(1))
     const backend = new URL(config.mender_backend)
     expect([backend.hostname in services, Number(backend.port), sim.host]).toEqual([true, sim.port, '0.0.0.0'])

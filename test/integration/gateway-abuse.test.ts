@@ -8,7 +8,7 @@ import { connect, type TLSSocket } from 'node:tls'
 import type { Agent } from 'undici'
 import type { TestCert, TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
-import { AUTH_URL_PATH, authRequest, deviceAgent, eventually, postAuth, send } from '../support/device.js'
+import { AUTH_URL_PATH, authRequest, deviceAgent, eventually, eventuallyAsync, postAuth, send } from '../support/device.js'
 import type { Simulator } from '../../src/tools/simulator/index.js'
 
 const MAC = '02:00:00:00:09:01'
@@ -145,7 +145,7 @@ describe('connection and timing limits', () => {
         await expect(open(gw)).rejects.toBeDefined()
         expect(await eventually(() => gw.withCode('MTLS_ERR_TLS_CONN_LIMIT').length === 1)).toBe(true)
         a.destroy()
-        await eventually(() => gw.running.gateway.guard.openConnections() === 1)
+        await eventuallyAsync(async () => await gw.metric('mtls_open_connections') === 1)
         ;(await open(gw)).destroy()
       } finally { a.destroy(); b.destroy() }
     })

@@ -5,7 +5,7 @@ import { createPublicKey } from 'node:crypto'
 import { request, type Agent } from 'undici'
 import type { TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
-import { AUTH_URL_PATH, authRequest, deviceAgent, postAuth, send, signBody } from '../support/device.js'
+import { AUTH_URL_PATH, authRequest, deviceAgent, eventuallyAsync, postAuth, send, signBody } from '../support/device.js'
 import type { Simulator } from '../../src/tools/simulator/index.js'
 import { http, login } from '../support/sim-helpers.js'
 
@@ -142,7 +142,7 @@ describe('auth request: refusals forward nothing and preauthorize nothing', () =
   })
 
   it('refuses a body above the limit (413 MTLS_ERR_BODY_TOO_LARGE)', async () => {
-    const body = Buffer.alloc(gw.config.body_limit + 1, 0x20)
+    const body = Buffer.alloc((gw.config.gateway?.body_limit ?? 0) + 1, 0x20)
     await refused({ body, headers: { 'content-type': 'application/json', 'x-men-signature': 'AAAA' } }, 413, 'MTLS_ERR_BODY_TOO_LARGE')
   })
 
@@ -196,11 +196,11 @@ describe('auth request: Mender failures', () => {
   it('logs in again and retries once when Mender refuses an expired management token', async () => {
     const g = await startGateway({ pki, backendUrl: sim.url })
     try {
-      await g.running.gateway.auth.token()
+      await eventuallyAsync(async () => await g.metric('mtls_management_up', { tenant: 'default' }) === 1)
       sim.faults.failNext('preauth', 401, 1) // Mender refuses the cached token once
       const res = await postAuth(agents.ec, g.url, authRequest(pki.devices.ec.keyPem, nextIdentity()))
       expect(res.status).toBe(200)
-      expect(g.running.gateway.auth.logins).toBe(2)
+      expect(await g.metric('mtls_management_logins_total', { result: 'refresh' })).toBe(1)
     } finally {
       await g.close()
     }

@@ -107,7 +107,7 @@ describe('tenant bundle holding only the root', () => {
       expect(first.status).toBe('200')
       await writeFile(crlPath + '.tmp', await issueCrl(pki.root, { revokedSerials: [pki.intermediate.serialHex] }))
       await rename(crlPath + '.tmp', crlPath)
-      expect((await gw.running.gateway.reloader.reload('test')).changed).toBe(true)
+      expect((await gw.reload()).changed).toBe(true)
       expect((await probe(gw, dev, dev.chainPem, first.session)).status).toBeUndefined()
       expect((await probe(gw, dev, dev.chainPem)).status).toBeUndefined()
       expect(await refusedAs(gw, 'MTLS_ERR_TLS_REVOKED', dev.serialHex)).toBe(true)

@@ -13,6 +13,8 @@ import { runCli, type CliProcess } from '../support/process.js'
 import { BROKEN_SAN, craftCert, craftWirePair, nameDer, tlv, type CraftOptions } from '../support/crafted-cert.js'
 import { startWireSwap } from '../support/wire-swap.js'
 import { installTlsGuard } from '../../src/tls/guard.js'
+import { loadTrust } from '../../src/tls/trust.js'
+import { gatewayTrustSource } from '../../src/gateway/trust-source.js'
 import { limitConnections } from '../../src/gateway/limits.js'
 
 let pki: TestPki
@@ -145,10 +147,11 @@ describe('a throw inside a TLS socket handler', () => {
 
   it('is contained when counting a failed handshake throws (tlsClientError)', async () => {
     const capture = new LogCapture()
+    const snapshot = await loadTrust(gatewayTrustSource(gw.config.gateway as NonNullable<typeof gw.config.gateway>))
     const server = createServer({ cert: pki.server.chainPem, key: pki.server.keyPem, requestCert: true, rejectUnauthorized: false })
     installTlsGuard(server, {
       log: pino(capture),
-      trust: () => gw.running.gateway.reloader.current(),
+      trust: () => snapshot,
       stalePolicy: 'keep',
       onRefused: (r) => { if (r !== 'MTLS_ERR_TLS_INTERNAL') throw new Error('counter broke') }
     })

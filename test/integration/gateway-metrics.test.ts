@@ -6,7 +6,7 @@ import { request, type Agent } from 'undici'
 import WebSocket from 'ws'
 import type { TestPki } from '../support/pki.js'
 import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
-import { authRequest, deviceAgent, postAuth, send, tlsProbe } from '../support/device.js'
+import { authRequest, deviceAgent, eventuallyAsync, postAuth, send, tlsProbe } from '../support/device.js'
 import type { Simulator } from '../../src/tools/simulator/index.js'
 
 let pki: TestPki
@@ -75,7 +75,7 @@ describe('metrics', () => {
   })
 
   it('counts management logins', async () => {
-    await gw.running.gateway.auth.token()
+    await eventuallyAsync(async () => await gw.metric('mtls_management_up', { tenant: 'default' }) === 1)
     expect(sample(await scrape(), 'mtls_management_logins_total', { result: 'login' })).toBe(1)
   })
 

@@ -45,7 +45,7 @@ const admitted = async (port: number, dev: Pick<TestCert, 'chainPem' | 'keyPem'>
   (await tlsProbe(port, { ca: pki.root.certPem, cert: dev.chainPem, key: dev.keyPem })).response?.startsWith('HTTP/1.1 200') === true
 
 async function expectFailedReload (gw: GatewayHandle, file: string): Promise<void> {
-  const result = await gw.running.gateway.reloader.reload('test')
+  const result = await gw.reload()
   expect(result.ok).toBe(false)
   const line = gw.withCode('MTLS_ERR_RELOAD_FAILED').at(-1)
   expect(String(line?.cause)).toContain(file)

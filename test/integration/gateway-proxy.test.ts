@@ -173,10 +173,10 @@ describe('device proxy', () => {
     const ws = new WebSocket(`wss://localhost:${g.port}${CONNECT}`, { ca: pki.root.certPem, cert: pki.devices.ec.chainPem, key: pki.devices.ec.keyPem, headers: bearer() })
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
     const closed = new Promise((resolve) => ws.once('close', resolve))
-    expect(g.running.gateway.tunnels.size).toBe(1)
+    expect(await g.metric('mtls_open_websockets')).toBe(1)
     await g.close()
     await closed
-    expect(g.running.gateway.tunnels.size).toBe(0)
+    expect(g.logs.find((l) => l.event === 'websockets_closed')?.count).toBe(1)
   })
 
   it('refuses a websocket upgrade from a client without a certificate', async () => {

@@ -65,7 +65,7 @@ describe('hot reload', () => {
       expect(await servedFingerprint(gw)).toBe(fp(pki.server))
       await put(join(dir, 'server.crt'), next.chainPem)
       await put(join(dir, 'server.key'), next.keyPem)
-      expect((await gw.running.gateway.reloader.reload('test')).changed).toBe(true)
+      expect((await gw.reload()).changed).toBe(true)
       expect(await servedFingerprint(gw)).toBe(fp(next))
       const answer = new Promise<string>((resolve) => open.once('data', (d: Buffer) => resolve(d.toString())))
       open.write('GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n')
@@ -80,7 +80,7 @@ describe('hot reload', () => {
     const gw = await gateway()
     try {
       await put(join(dir, 'server.crt'), '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n')
-      const result = await gw.running.gateway.reloader.reload('test')
+      const result = await gw.reload()
       expect(result.ok).toBe(false)
       expect(gw.withCode('MTLS_ERR_RELOAD_FAILED').length).toBe(1)
       expect(await servedFingerprint(gw)).toBe(fp(pki.server))
@@ -96,10 +96,10 @@ describe('hot reload', () => {
     const gw = await gateway()
     try {
       await put(join(dir, 'server.crt'), next.chainPem)
-      expect((await gw.running.gateway.reloader.reload('test')).ok).toBe(false)
+      expect((await gw.reload()).ok).toBe(false)
       expect(await servedFingerprint(gw)).toBe(fp(pki.server))
       await put(join(dir, 'server.key'), next.keyPem)
-      expect((await gw.running.gateway.reloader.reload('test')).ok).toBe(true)
+      expect((await gw.reload()).ok).toBe(true)
       expect(await servedFingerprint(gw)).toBe(fp(next))
     } finally { await gw.close() }
   })
@@ -108,7 +108,7 @@ describe('hot reload', () => {
     const gw = await gateway({ reload_retry_interval: 200, reload_watch: false })
     try {
       await put(join(dir, 'server.crt'), next.chainPem)
-      expect((await gw.running.gateway.reloader.reload('test')).ok).toBe(false)
+      expect((await gw.reload()).ok).toBe(false)
       await writeFile(join(dir, 'server.key'), next.keyPem)
       expect(await eventually(() => gw.logs.some((l) => l.event === 'reload' && l.trigger === 'retry' && l.changed === true), 3000)).toBe(true)
       expect(await servedFingerprint(gw)).toBe(fp(next))
@@ -132,7 +132,7 @@ describe('hot reload', () => {
       expect(await servedFingerprint(gw)).toBe(fp(pki.server))
       await symlink('..v2', join(dir, '..data_tmp'))
       await rename(join(dir, '..data_tmp'), join(dir, '..data'))
-      expect(await eventually(() => gw.running.gateway.reloader.last?.changed === true, 5000)).toBe(true)
+      expect(await eventually(() => gw.logs.some((l) => l.event === 'reload' && l.changed === true), 5000)).toBe(true)
       expect(await servedFingerprint(gw)).toBe(fp(next))
     } finally { await gw.close() }
   })

@@ -53,6 +53,16 @@ export async function tlsProbe (port: number, opts: Record<string, unknown>): Pr
 }
 
 /** Waits until `predicate` holds (log lines are written asynchronously). */
+export async function eventuallyAsync (predicate: () => Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await predicate()) return true
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return await predicate()
+}
+
+/** Waits until `predicate` holds (log lines are written asynchronously). */
 export async function eventually (predicate: () => boolean, timeoutMs = 3000): Promise<boolean> {
   const end = Date.now() + timeoutMs
   while (Date.now() < end) {

@@ -2,9 +2,12 @@
 // log line captured as parsed JSON so tests can assert reason codes.
 import { Writable } from 'node:stream'
 import { loadConfig } from '../../src/config/load.js'
-import type { Config, ConfigKey } from '../../src/config/schema.js'
+import type { ConfigKey } from '../../src/config/schema.js'
+import type { Config } from '../../src/config/model.js'
 import { createLogger } from '../../src/observe/logger.js'
-import { startGateway as start, type Running } from '../../src/server.js'
+import { startServer, type Running } from '../../src/server.js'
+import type { ReloadResult } from '../../src/tls/reloader.js'
+import { metricValue } from './metrics.js'
 import { makeTestPki, type TestPki } from './pki.js'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/tools/simulator/index.js'
 
@@ -19,6 +22,10 @@ export interface GatewayHandle {
   running: Running
   /** Log records having this code. */
   withCode: (code: string) => LogRecord[]
+  /** What SIGHUP does; the outcome of the gateway's trust reload. */
+  reload: () => Promise<ReloadResult>
+  /** The value of a metric on the status listener (undefined when it has no such series). */
+  metric: (name: string, labels?: Record<string, string>) => Promise<number | undefined>
   close: () => Promise<void>
 }
 
@@ -63,7 +70,7 @@ export async function startGateway (o: StartGatewayOptions): Promise<GatewayHand
     }
   })
   const capture = new LogCapture()
-  const running = await start(config, createLogger(config, capture))
+  const running = await startServer(config, createLogger(config.common, capture))
   const url = running.url.replace('127.0.0.1', 'localhost')
   return {
     url,
@@ -73,6 +80,8 @@ export async function startGateway (o: StartGatewayOptions): Promise<GatewayHand
     logs: capture.records,
     running,
     withCode: (code) => capture.records.filter((r) => r.code === code),
+    reload: async () => (await running.reload('test'))[0] as ReloadResult,
+    metric: async (name, labels) => await metricValue(running.statusUrl ?? '', name, labels),
     close: async () => await running.stop()
   }
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { loadConfig, maskedConfig, type LoadOptions } from '../../src/config/load.js'
+import { loadSettings, maskedConfig, type LoadOptions } from '../../src/config/load.js'
 import { FIELDS, type ConfigKey } from '../../src/config/schema.js'
 import type { CodedError } from '../../src/errors.js'
 
@@ -27,11 +27,11 @@ function yamlFile (text: string): string {
 
 function configError (opts: LoadOptions): CodedError {
   try {
-    loadConfig(opts)
+    loadSettings(opts)
   } catch (err) {
     return err as CodedError
   }
-  throw new Error('loadConfig accepted the configuration')
+  throw new Error('loadSettings accepted the configuration')
 }
 
 /** The problem lines of a MTLS_ERR_CONFIG_INVALID message. */
@@ -39,101 +39,101 @@ function problems (opts: LoadOptions): string[] {
   return configError(opts).message.split('\n').filter((line) => line.startsWith('  - '))
 }
 
-describe('loadConfig defaults', () => {
+describe('loadSettings defaults', () => {
   const given: ConfigKey[] = ['mender_backend', 'mender_token']
   const keys = (Object.keys(FIELDS) as ConfigKey[]).filter((k) => !given.includes(k))
 
   it.each(keys)('defaults %s to the value FIELDS declares', (key) => {
-    const config = loadConfig({ env: TOKEN_ENV })
+    const config = loadSettings({ env: TOKEN_ENV })
     expect(config[key]).toEqual((FIELDS[key].schema as { default: unknown }).default)
   })
 
   it('yields exactly the keys of FIELDS', () => {
-    expect(Object.keys(loadConfig({ env: TOKEN_ENV })).sort()).toEqual(Object.keys(FIELDS).sort())
+    expect(Object.keys(loadSettings({ env: TOKEN_ENV })).sort()).toEqual(Object.keys(FIELDS).sort())
   })
 
   it('reads process.env when no env is given', () => {
     vi.stubEnv('MTLS_MENDER_BACKEND', BACKEND)
     vi.stubEnv('MTLS_MENDER_TOKEN', 'from-process-env')
-    expect(loadConfig().mender_token).toBe('from-process-env')
+    expect(loadSettings().mender_token).toBe('from-process-env')
   })
 })
 
-describe('loadConfig sources and precedence', () => {
+describe('loadSettings sources and precedence', () => {
   it('takes a value from the YAML file', () => {
     const file = yamlFile('listen: "127.0.0.1:9443"\n')
-    expect(loadConfig({ file, env: BASE_ENV }).listen).toBe('127.0.0.1:9443')
+    expect(loadSettings({ file, env: BASE_ENV }).listen).toBe('127.0.0.1:9443')
   })
 
   it('lets the environment win over the YAML file', () => {
     const file = yamlFile('listen: "127.0.0.1:9443"\n')
-    expect(loadConfig({ file, env: { ...BASE_ENV, MTLS_LISTEN: '9555' } }).listen).toBe('9555')
+    expect(loadSettings({ file, env: { ...BASE_ENV, MTLS_LISTEN: '9555' } }).listen).toBe('9555')
   })
 
   it('lets overrides win over the environment', () => {
     const env = { ...BASE_ENV, MTLS_LISTEN: '9555' }
-    expect(loadConfig({ env, overrides: { listen: '9666' } }).listen).toBe('9666')
+    expect(loadSettings({ env, overrides: { listen: '9666' } }).listen).toBe('9666')
   })
 
   it('lets overrides win over the YAML file', () => {
     const file = yamlFile('key_match: relaxed\n')
-    expect(loadConfig({ file, env: BASE_ENV, overrides: { key_match: 'strict' } }).key_match).toBe('strict')
+    expect(loadSettings({ file, env: BASE_ENV, overrides: { key_match: 'strict' } }).key_match).toBe('strict')
   })
 
   it('ignores an override whose value is undefined', () => {
     const env = { ...BASE_ENV, MTLS_LISTEN: '9555' }
-    expect(loadConfig({ env, overrides: { listen: undefined } }).listen).toBe('9555')
+    expect(loadSettings({ env, overrides: { listen: undefined } }).listen).toBe('9555')
   })
 
   it('reads the file MTLS_CONFIG names', () => {
     const file = yamlFile('status_listen: "off"\n')
-    expect(loadConfig({ env: { ...BASE_ENV, MTLS_CONFIG: file } }).status_listen).toBe('off')
+    expect(loadSettings({ env: { ...BASE_ENV, MTLS_CONFIG: file } }).status_listen).toBe('off')
   })
 
   it('prefers the file option over MTLS_CONFIG', () => {
     const named = yamlFile('listen: "7001"\n')
     const given = yamlFile('listen: "7002"\n')
-    expect(loadConfig({ file: given, env: { ...BASE_ENV, MTLS_CONFIG: named } }).listen).toBe('7002')
+    expect(loadSettings({ file: given, env: { ...BASE_ENV, MTLS_CONFIG: named } }).listen).toBe('7002')
   })
 
   it('treats an empty YAML file as no settings', () => {
-    expect(loadConfig({ file: yamlFile(''), env: BASE_ENV }).listen).toBe('8080')
+    expect(loadSettings({ file: yamlFile(''), env: BASE_ENV }).listen).toBe('8080')
   })
 
   it('takes credentials from the YAML file', () => {
     const file = yamlFile(`mender_backend: ${BACKEND}\nmender_token: tok-from-file\n`)
-    expect(loadConfig({ file, env: {} }).mender_token).toBe('tok-from-file')
+    expect(loadSettings({ file, env: {} }).mender_token).toBe('tok-from-file')
   })
 
   it('turns a YAML number into a string for a string key', () => {
-    expect(loadConfig({ file: yamlFile('listen: 9443\n'), env: BASE_ENV }).listen).toBe('9443')
+    expect(loadSettings({ file: yamlFile('listen: 9443\n'), env: BASE_ENV }).listen).toBe('9443')
   })
 
   it('accepts an unquoted YAML TLS version', () => {
     const file = yamlFile('https_tls_version_min: 1.3\n')
-    expect(loadConfig({ file, env: BASE_ENV }).https_tls_version_min).toBe('1.3')
+    expect(loadSettings({ file, env: BASE_ENV }).https_tls_version_min).toBe('1.3')
   })
 
   it('accepts native YAML booleans and integers', () => {
     const file = yamlFile('preauth_force: false\nbody_limit: 4096\n')
-    const c = loadConfig({ file, env: BASE_ENV })
+    const c = loadSettings({ file, env: BASE_ENV })
     expect([c.preauth_force, c.body_limit]).toEqual([false, 4096])
   })
 })
 
-describe('loadConfig coercion of environment strings', () => {
+describe('loadSettings coercion of environment strings', () => {
   it.each([
     ['true', true], ['false', false], ['TRUE', true], ['False', false], ['1', true], ['0', false], [' true ', true]
   ])('reads MTLS_DEBUG_LOG=%j as %j', (text, expected) => {
-    expect(loadConfig({ env: { ...BASE_ENV, MTLS_DEBUG_LOG: text } }).debug_log).toBe(expected)
+    expect(loadSettings({ env: { ...BASE_ENV, MTLS_DEBUG_LOG: text } }).debug_log).toBe(expected)
   })
 
   it('reads an integer from its decimal text', () => {
-    expect(loadConfig({ env: { ...BASE_ENV, MTLS_BODY_LIMIT: '2048' } }).body_limit).toBe(2048)
+    expect(loadSettings({ env: { ...BASE_ENV, MTLS_BODY_LIMIT: '2048' } }).body_limit).toBe(2048)
   })
 
   it('reads an integer surrounded by whitespace', () => {
-    expect(loadConfig({ env: { ...BASE_ENV, MTLS_PREAUTH_CACHE_TTL: ' 60 ' } }).preauth_cache_ttl).toBe(60)
+    expect(loadSettings({ env: { ...BASE_ENV, MTLS_PREAUTH_CACHE_TTL: ' 60 ' } }).preauth_cache_ttl).toBe(60)
   })
 
   it.each(['yes', 'on', '', 'tru'])('refuses MTLS_PREAUTH_FORCE=%j', (text) => {
@@ -166,7 +166,7 @@ describe('loadConfig coercion of environment strings', () => {
   })
 
   it('accepts a cache TTL of 0', () => {
-    expect(loadConfig({ env: { ...BASE_ENV, MTLS_PREAUTH_CACHE_TTL: '0' } }).preauth_cache_ttl).toBe(0)
+    expect(loadSettings({ env: { ...BASE_ENV, MTLS_PREAUTH_CACHE_TTL: '0' } }).preauth_cache_ttl).toBe(0)
   })
 
   it('refuses a log level outside the list', () => {
@@ -178,7 +178,7 @@ describe('loadConfig coercion of environment strings', () => {
   })
 })
 
-describe('loadConfig validation', () => {
+describe('loadSettings validation', () => {
   it('fails with MTLS_ERR_CONFIG_INVALID', () => {
     expect(configError({ env: {} }).code).toBe('MTLS_ERR_CONFIG_INVALID')
   })
@@ -219,7 +219,7 @@ describe('loadConfig validation', () => {
   })
 
   it('accepts a plain http backend', () => {
-    expect(loadConfig({ env: { ...BASE_ENV, MTLS_MENDER_BACKEND: 'http://mender:8080' } }).mender_backend)
+    expect(loadSettings({ env: { ...BASE_ENV, MTLS_MENDER_BACKEND: 'http://mender:8080' } }).mender_backend)
       .toBe('http://mender:8080')
   })
 
@@ -243,7 +243,7 @@ describe('loadConfig validation', () => {
   })
 
   it('accepts a token alone', () => {
-    expect(loadConfig({ env: TOKEN_ENV }).mender_token).toBe('pat-secret-token')
+    expect(loadSettings({ env: TOKEN_ENV }).mender_token).toBe('pat-secret-token')
   })
 
   it('reports a bad listen address', () => {
@@ -256,7 +256,7 @@ describe('loadConfig validation', () => {
   })
 
   it('accepts `off` as status listener', () => {
-    expect(loadConfig({ env: { ...BASE_ENV, MTLS_STATUS_LISTEN: 'off' } }).status_listen).toBe('off')
+    expect(loadSettings({ env: { ...BASE_ENV, MTLS_STATUS_LISTEN: 'off' } }).status_listen).toBe('off')
   })
 
   it('does not accept `off` for the mTLS listener', () => {
@@ -281,41 +281,41 @@ describe('loadConfig validation', () => {
   })
 })
 
-describe('loadConfig result', () => {
+describe('loadSettings result', () => {
   it('is frozen', () => {
-    expect(Object.isFrozen(loadConfig({ env: BASE_ENV }))).toBe(true)
+    expect(Object.isFrozen(loadSettings({ env: BASE_ENV }))).toBe(true)
   })
 
   it('refuses writes', () => {
-    const config = loadConfig({ env: BASE_ENV }) as { listen: string }
+    const config = loadSettings({ env: BASE_ENV }) as { listen: string }
     expect(() => { config.listen = '1' }).toThrow(TypeError)
   })
 })
 
 describe('maskedConfig', () => {
   it('masks the password', () => {
-    expect(maskedConfig(loadConfig({ env: BASE_ENV })).mender_pass).toBe('***')
+    expect(maskedConfig(loadSettings({ env: BASE_ENV })).mender_pass).toBe('***')
   })
 
   it('masks the token', () => {
-    expect(maskedConfig(loadConfig({ env: TOKEN_ENV })).mender_token).toBe('***')
+    expect(maskedConfig(loadSettings({ env: TOKEN_ENV })).mender_token).toBe('***')
   })
 
   it('leaves an unset secret empty', () => {
-    expect(maskedConfig(loadConfig({ env: BASE_ENV })).mender_token).toBe('')
+    expect(maskedConfig(loadSettings({ env: BASE_ENV })).mender_token).toBe('')
   })
 
   it('never contains the password or the token', () => {
-    const text = JSON.stringify([maskedConfig(loadConfig({ env: BASE_ENV })), maskedConfig(loadConfig({ env: TOKEN_ENV }))])
+    const text = JSON.stringify([maskedConfig(loadSettings({ env: BASE_ENV })), maskedConfig(loadSettings({ env: TOKEN_ENV }))])
     expect([text.includes('pa55-word'), text.includes('pat-secret-token')]).toEqual([false, false])
   })
 
   it('keeps the user name', () => {
-    expect(maskedConfig(loadConfig({ env: BASE_ENV })).mender_user).toBe('ops@example.com')
+    expect(maskedConfig(loadSettings({ env: BASE_ENV })).mender_user).toBe('ops@example.com')
   })
 
   it('leaves the configuration itself unmasked', () => {
-    const config = loadConfig({ env: BASE_ENV })
+    const config = loadSettings({ env: BASE_ENV })
     maskedConfig(config)
     expect(config.mender_pass).toBe('pa55-word')
   })

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { FIELDS } from '../../src/config/schema.js'
+import { configTable } from '../../src/tools/readme-config.js'
 import { HttpErrors, StartupErrors, TlsReasons } from '../../src/errors.js'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
@@ -14,13 +15,11 @@ function section (name: string): string[][] {
 }
 
 describe('README', () => {
-  it('lists every configuration key with its env name and default, and nothing else', () => {
+  it('lists every configuration key with its env name, default and meaning, as generated, and nothing else', () => {
+    const m = /<!-- config-table:start -->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme)
+    expect(m?.[1]).toBe(configTable())
     const rows = section('config-table')
-    const expected = Object.entries(FIELDS).map(([key, f]) => {
-      const d = (f.schema as { default?: unknown }).default
-      return [key, f.env, d === '' ? '—' : String(d)]
-    })
-    expect(rows.map((r) => r.slice(0, 3))).toEqual(expected)
+    expect(rows.map((r) => [r[0], r[1]])).toEqual(Object.entries(FIELDS).map(([key, f]) => [key, f.env]))
   })
 
   it('lists every HTTP error code with its status and body text, and nothing else', () => {
@@ -37,9 +36,13 @@ describe('README', () => {
   })
 
   it('lists every metric the gateway registers, and nothing else', async () => {
-    const { Metrics } = await import('../../src/observe/metrics.js')
-    const m = new Metrics({ openConnections: () => 0, openWebsockets: () => 0, trust: () => undefined })
-    const ours = (await m.registry.getMetricsAsJSON()).map((x) => x.name).filter((n) => n.startsWith('mtls_')).sort()
+    const { createRegistry } = await import('../../src/observe/registry.js')
+    const { TrustMetrics } = await import('../../src/observe/trust-metrics.js')
+    const { GatewayMetrics } = await import('../../src/gateway/metrics.js')
+    const registry = createRegistry()
+    new TrustMetrics(registry, { prefix: 'mtls', labelNames: [] }).watch(() => [])
+    new GatewayMetrics(registry).watchWebsockets(() => 0)
+    const ours = (await registry.getMetricsAsJSON()).map((x) => x.name).filter((n) => n.startsWith('mtls_')).sort()
     expect(section('metrics-table').map((r) => r[0]).sort()).toEqual(ours)
   })
 

@@ -11,7 +11,7 @@ let expiry: number
 
 beforeAll(async () => {
   pki = await makeTestPki()
-  material = loadTlsMaterial({ server_cert: pki.server.chainPath, server_key: pki.server.keyPath, tenant_ca_pem: pki.trust.path })
+  material = loadTlsMaterial({ cert: pki.server.chainPath, key: pki.server.keyPath, ca: pki.trust.path })
   expiry = Date.parse(material.serverCert.validTo)
 })
 

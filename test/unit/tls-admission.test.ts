@@ -12,15 +12,15 @@ const DAY = 86400_000
 beforeAll(async () => {
   pki = await makeTestPki()
   snapshot = await loadTrust({
-    server_cert: pki.server.chainPath,
-    server_key: pki.server.keyPath,
-    tenant_ca_pem: pki.trust.path,
-    blacklist_path: '',
-    crl_paths: '',
-    sni: '',
+    cert: pki.server.chainPath,
+    key: pki.server.keyPath,
+    ca: pki.trust.path,
+    denylist: '',
+    crlPaths: [],
+    sni: [],
     tenants: [],
-    expired_grace: 0,
-    https_tls_version_min: '1.2'
+    graceSeconds: 0,
+    minVersion: '1.2'
   })
 })
 

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { X509Certificate } from 'node:crypto'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 import { allowedTenants, contextPlan, directTenant, loadTenants, tenantViaIntermediates, type TenantTrust } from '../../src/tls/tenants.js'
+import { loadConfig } from '../../src/config/load.js'
+import { gatewayTrustSource } from '../../src/gateway/trust-source.js'
 
 let pki: TestPki
 let tenants: TenantTrust[]
@@ -73,19 +75,31 @@ describe('tenant of a chain', () => {
 describe('loading tenants', () => {
   it('reports every unreadable CA bundle at once', () => {
     const config = {
-      sni: '',
-      expired_grace: 0,
+      sni: [],
+      graceSeconds: 0,
       tenants: [
-        { name: 'a', ca_pem: '/nonexistent/a.pem', mender_user: '', mender_pass: '', mender_token: 't', sni: [], tenant_token: '' },
-        { name: 'b', ca_pem: '/nonexistent/b.pem', mender_user: '', mender_pass: '', mender_token: 't', sni: [], tenant_token: '' }
+        { name: 'a', ca: '/nonexistent/a.pem', sni: [], graceSeconds: 0 },
+        { name: 'b', ca: '/nonexistent/b.pem', sni: [], graceSeconds: 0 }
       ]
     }
     expect(() => loadTenants(config, pki.root.certPem, [x(pki.root.certPem)])).toThrow(/tenant a .*ENOENT.*tenant b .*ENOENT/)
   })
 
   it('applies a tenant\'s own grace window over the global one', () => {
-    const config = { sni: '', expired_grace: 60, tenants: [{ name: 'a', ca_pem: pki.foreign.certPath, mender_user: '', mender_pass: '', mender_token: 't', sni: [], tenant_token: '', expired_grace: 3600 }] }
-    const loaded = loadTenants(config, pki.root.certPem, [x(pki.root.certPem)])
-    expect(loaded.map((t) => [t.name, t.graceSeconds])).toEqual([['default', 60], ['a', 3600]])
+    const gateway = loadConfig({
+      env: {},
+      overrides: {
+        mender_backend: 'https://mender.example.com',
+        mender_token: 't',
+        expired_grace: 60,
+        tenants: [
+          { name: 'a', ca_pem: pki.foreign.certPath, mender_token: 't', expired_grace: 3600 },
+          { name: 'b', ca_pem: pki.foreign.certPath, mender_token: 't' }
+        ]
+      }
+    }).gateway
+    if (gateway === undefined) throw new Error('no gateway section')
+    const loaded = loadTenants(gatewayTrustSource(gateway), pki.root.certPem, [x(pki.root.certPem)])
+    expect(loaded.map((t) => [t.name, t.graceSeconds])).toEqual([['default', 60], ['a', 3600], ['b', 60]])
   })
 })

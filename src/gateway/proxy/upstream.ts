@@ -2,11 +2,11 @@
 // upstream TLS verified by default (system roots or the configured CA), connect/headers/body timeouts.
 import { readFileSync } from 'node:fs'
 import { Agent } from 'undici'
-import type { Config } from '../../config/schema.js'
+import type { GatewayConfig } from '../../config/model.js'
 
 export interface UpstreamTls { ca?: string, rejectUnauthorized: boolean }
 
-export function upstreamTls (config: Pick<Config, 'mender_cert' | 'insecure_skip_verify'>): UpstreamTls {
+export function upstreamTls (config: Pick<GatewayConfig, 'mender_cert' | 'insecure_skip_verify'>): UpstreamTls {
   return {
     ...(config.mender_cert !== '' ? { ca: readFileSync(config.mender_cert, 'utf8') } : {}),
     rejectUnauthorized: !config.insecure_skip_verify
@@ -14,7 +14,7 @@ export function upstreamTls (config: Pick<Config, 'mender_cert' | 'insecure_skip
 }
 
 export function createUpstreamAgent (
-  config: Pick<Config, 'upstream_connect_timeout' | 'upstream_headers_timeout' | 'upstream_body_timeout'>,
+  config: Pick<GatewayConfig, 'upstream_connect_timeout' | 'upstream_headers_timeout' | 'upstream_body_timeout'>,
   tls: UpstreamTls
 ): Agent {
   return new Agent({

@@ -184,9 +184,11 @@ export class WebsocketTunnels {
     res.on('error', () => {})
   }
 
-  /** Closes every tunnel (shutdown): websockets have no request boundary to drain at. */
-  closeAll (): void {
+  /** Closes every tunnel (shutdown): websockets have no request boundary to drain at. Returns how many. */
+  closeAll (): number {
+    const count = this.open.size
     for (const s of this.open) s.destroy()
     this.open.clear()
+    return count
   }
 }
