@@ -46,6 +46,21 @@ export const HttpErrors = {
   INTERNAL: def('MTLS_ERR_INTERNAL', 'internal error', 500)
 } as const
 
+/**
+ * Codes that only ever appear in the log (the device or the operator sees no error): a degraded but working state,
+ * or a background task that failed and will be retried. Listed with their meaning in the README's log-code table.
+ */
+export const LogCodes = {
+  CRL_FETCH: 'MTLS_ERR_CRL_FETCH',
+  RELOAD_FAILED: 'MTLS_ERR_RELOAD_FAILED',
+  CERT_GRACE: 'MTLS_WARN_CERT_GRACE',
+  CRL_STALE: 'MTLS_WARN_CRL_STALE',
+  IDENTITY_MISMATCH: 'MTLS_WARN_IDENTITY_MISMATCH',
+  KEY_MISMATCH_ALLOWED: 'MTLS_WARN_KEY_MISMATCH_ALLOWED',
+  MGMT_DOWN: 'MTLS_WARN_MGMT_DOWN',
+  MGMT_UP: 'MTLS_INFO_MGMT_UP'
+} as const
+
 /** Reason codes logged for refused TLS handshakes (the device gets a TLS alert, never a body). */
 export const TlsReasons = {
   NO_CERT: 'MTLS_ERR_TLS_NO_CERT',

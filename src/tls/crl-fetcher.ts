@@ -1,5 +1,6 @@
 // CRLs fetched from their distribution-point URLs on a schedule. The last good copy of each is kept when a fetch
 // fails; a changed copy triggers a reload (which verifies its signature like any CRL file).
+import { LogCodes } from '../errors.js'
 import { request } from 'undici'
 import type { Logger } from 'pino'
 
@@ -44,7 +45,7 @@ export class CrlFetcher {
       return true
     } catch (err) {
       this.o.onResult?.(false)
-      this.o.log.warn({ code: 'MTLS_ERR_CRL_FETCH', url, cause: (err as Error).message, kept: this.copies.has(url) }, 'CRL fetch failed, keeping the last good copy')
+      this.o.log.warn({ code: LogCodes.CRL_FETCH, url, cause: (err as Error).message, kept: this.copies.has(url) }, 'CRL fetch failed, keeping the last good copy')
       return false
     }
   }

@@ -2,7 +2,7 @@
 // connection right after the handshake (before HTTP sees a byte), resumed sessions included, and logs the reason.
 import type { Server, TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
-import { TlsReasons } from '../errors.js'
+import { LogCodes, TlsReasons } from '../errors.js'
 import { peerLog, readPeer, setPeer, type PeerIdentity } from './peer.js'
 import { decideAdmission, reasonForVerifyError, type Admission } from './admission.js'
 import { contained } from '../net/contain.js'
@@ -130,10 +130,10 @@ function admitted (socket: TLSSocket, o: GuardOptions, verdict: Admission & { ok
   const remote = socket.remoteAddress
   const { cert } = peer
   if (verdict.grace !== undefined) {
-    o.log.warn({ code: 'MTLS_WARN_CERT_GRACE', grace: verdict.grace, validTo: cert.validTo, validFrom: cert.validFrom, remote, device: peerLog(peer) }, 'certificate admitted under the grace window')
+    o.log.warn({ code: LogCodes.CERT_GRACE, grace: verdict.grace, validTo: cert.validTo, validFrom: cert.validFrom, remote, device: peerLog(peer) }, 'certificate admitted under the grace window')
     o.onGrace?.(verdict.grace)
   }
-  if (verdict.staleCrl !== undefined) o.log.warn({ code: 'MTLS_WARN_CRL_STALE', crl: verdict.staleCrl.source, device: peerLog(peer) }, 'CRL past its nextUpdate still used')
+  if (verdict.staleCrl !== undefined) o.log.warn({ code: LogCodes.CRL_STALE, crl: verdict.staleCrl.source, device: peerLog(peer) }, 'CRL past its nextUpdate still used')
   setPeer(socket, peer)
   o.log.debug({ remote, device: peerLog(peer), resumed: socket.isSessionReused() }, 'tls admitted')
 }

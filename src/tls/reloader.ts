@@ -1,6 +1,7 @@
 // Hot reload of the trust snapshot: SIGHUP or a change in a watched folder (folder-level, so Kubernetes' atomic
 // `..data` symlink swap is seen) loads a new snapshot; it is applied only when complete and different. A failure
 // keeps the last good snapshot and is retried on a timer. Open connections keep the context they started with.
+import { LogCodes } from '../errors.js'
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import type { Logger } from 'pino'
@@ -67,7 +68,7 @@ export class TrustReloader {
       else this.o.log.debug(fields, 'trust unchanged')
     } catch (err) {
       result = { ok: false, changed: false, trigger, at: new Date(), error: (err as Error).message }
-      this.o.log.error({ event: 'reload', code: 'MTLS_ERR_RELOAD_FAILED', trigger, cause: result.error }, 'reload failed, keeping the last good state')
+      this.o.log.error({ event: 'reload', code: LogCodes.RELOAD_FAILED, trigger, cause: result.error }, 'reload failed, keeping the last good state')
       this.retry = setTimeout(() => { this.reload('retry').catch(() => {}) }, this.o.retryMs)
       this.retry.unref()
     }

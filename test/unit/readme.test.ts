@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { FIELDS } from '../../src/config/schema.js'
 import { configTable } from '../../src/tools/readme-config.js'
-import { HttpErrors, StartupErrors, TlsReasons } from '../../src/errors.js'
+import { HttpErrors, LogCodes, StartupErrors, TlsReasons } from '../../src/errors.js'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
@@ -29,6 +29,10 @@ describe('README', () => {
       return [e.code, e.statusCode, e.message]
     }).sort()
     expect(rows).toEqual(expected)
+  })
+
+  it('lists every log-only code, and nothing else', () => {
+    expect(section('log-table').map((r) => r[0]).sort()).toEqual(Object.values(LogCodes).sort())
   })
 
   it('lists every TLS refusal reason code, and nothing else', () => {

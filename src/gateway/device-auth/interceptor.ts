@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import rateLimit from '@fastify/rate-limit'
 import type { Dispatcher } from 'undici'
-import { HttpErrors } from '../../errors.js'
+import { LogCodes, HttpErrors } from '../../errors.js'
 import { sendError } from '../error-reply.js'
 import { peerLog, type PeerIdentity } from '../../tls/peer.js'
 import { responseHeaders, type HeaderRewriter } from '../proxy/headers.js'
@@ -103,7 +103,7 @@ function header (request: FastifyRequest, name: string): string | undefined {
 function checkKeyBinding (request: FastifyRequest, peer: PeerIdentity, auth: AuthRequest, mode: 'strict' | 'relaxed'): void {
   if (sameKey(peer.spki, auth.spki)) return
   if (mode === 'strict') throw new HttpErrors.AUTH_KEY_MISMATCH()
-  request.log.warn({ code: 'MTLS_WARN_KEY_MISMATCH_ALLOWED', device: peerLog(peer) }, 'certificate key differs from auth request key (relaxed mode)')
+  request.log.warn({ code: LogCodes.KEY_MISMATCH_ALLOWED, device: peerLog(peer) }, 'certificate key differs from auth request key (relaxed mode)')
 }
 
 /** Constant-time comparison of tenant tokens (they are credentials). */
@@ -118,7 +118,7 @@ function checkIdentityBinding (request: FastifyRequest, peer: PeerIdentity, auth
   const result = checkBinding(auth.identity, peer.names, b.keys)
   if (result.ok) return
   if (b.mode === 'enforce') throw new HttpErrors.IDENTITY_MISMATCH()
-  request.log.warn({ code: 'MTLS_WARN_IDENTITY_MISMATCH', mismatched: result.mismatched, identity: auth.identity, device: peerLog(peer) }, 'claimed identity not in the certificate (warn mode)')
+  request.log.warn({ code: LogCodes.IDENTITY_MISMATCH, mismatched: result.mismatched, identity: auth.identity, device: peerLog(peer) }, 'claimed identity not in the certificate (warn mode)')
 }
 
 function decisionLog (request: FastifyRequest, peer: PeerIdentity, auth: AuthRequest, decision: string): void {

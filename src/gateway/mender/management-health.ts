@@ -1,5 +1,6 @@
 // Management API health per tenant, as the last login attempt left it: reported by /readyz (advisory) and the
 // mtls_management_up gauge, logged on each transition (MTLS_WARN_MGMT_DOWN, MTLS_INFO_MGMT_UP). Never waits.
+import { LogCodes } from '../../errors.js'
 import type { Logger } from 'pino'
 import type { Check } from '../../status/readiness.js'
 
@@ -40,11 +41,11 @@ export class ManagementHealth {
     if (prev?.up === up) return
     this.o.onChange?.(tenant, up)
     if (!up) {
-      this.o.log.warn({ code: 'MTLS_WARN_MGMT_DOWN', event: 'mgmt_down', tenant, reason: code, upstreamStatus },
+      this.o.log.warn({ code: LogCodes.MGMT_DOWN, event: 'mgmt_down', tenant, reason: code, upstreamStatus },
         'management API unavailable: devices holding a JWT keep working, new devices cannot be preauthorized')
     } else if (prev?.up === false) {
       const downForMs = since.getTime() - prev.since.getTime()
-      this.o.log.info({ code: 'MTLS_INFO_MGMT_UP', event: 'mgmt_up', tenant, downForMs }, 'management API back')
+      this.o.log.info({ code: LogCodes.MGMT_UP, event: 'mgmt_up', tenant, downForMs }, 'management API back')
     }
   }
 
