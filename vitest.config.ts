@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config'
 
+// The whole suite (npm test): unit, integration, deploy and real-device e2e tests. The global setup provides the real
+// Mender client and checks the system tools the suites need; coverage of src/ is measured and held to a floor.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -8,6 +10,13 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     fileParallelism: true,
-    maxWorkers: 2
+    maxWorkers: 2,
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: '.cache/coverage',
+      thresholds: { lines: 80, functions: 80, branches: 75, statements: 80 }
+    }
   }
 })
