@@ -114,7 +114,7 @@ describe('pipeSockets errors', () => {
     const target = await serve('tcp', undefined, (s) => { s.on('error', () => {}) })
     const a = new net.Socket()
     // connecting until a later turn of the event loop: the client goes before the connection is made
-    const b = net.connect({ host: '127.0.0.1', port: target.endpoint.port, allowHalfOpen: true })
+    const b = net.connect({ host: '127.0.0.1', port: target.endpoint.port ?? 0, allowHalfOpen: true })
     b.on('error', () => {})
     const stats: PipeStats[] = []
     pipeSockets(a, b, { onClose: (s) => stats.push(s) })

@@ -26,15 +26,19 @@ export async function sendHashed (s: Duplex, total: number, opts: { sizes?: () =
     const chunk = pool.subarray(offset, offset + size)
     hash.update(chunk)
     sent += size
-    if (!s.write(chunk)) await new Promise<void>((resolve, reject) => {
-      const onDrain = (): void => { s.off('close', onClose); resolve() }
-      const onClose = (): void => { s.off('drain', onDrain); reject(new Error(`closed after ${sent} bytes`)) }
-      s.once('drain', onDrain)
-      s.once('close', onClose)
-    })
+    if (!s.write(chunk)) await drained(s, sent)
   }
   if (opts.end !== false) s.end()
   return { bytes: sent, sha: hash.digest('hex') }
+}
+
+async function drained (s: Duplex, sent: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => { s.off('close', onClose); resolve() }
+    const onClose = (): void => { s.off('drain', onDrain); reject(new Error(`closed after ${sent} bytes`)) }
+    s.once('drain', onDrain)
+    s.once('close', onClose)
+  })
 }
 
 /** Resolves with the digest of everything read until 'end'; rejects if the socket closes or errors first. */
@@ -81,23 +85,37 @@ export async function serve (kind: Kind, pki: TestPki | undefined, onSocket: (s:
 function tlsServerOptions (pki: TestPki | undefined): tls.TlsOptions {
   if (pki === undefined) throw new Error('a TLS server needs the test PKI')
   return {
-    key: pki.server.keyPem, cert: pki.server.chainPem, ca: pki.trust.pem, requestCert: true, rejectUnauthorized: true,
+    key: pki.server.keyPem,
+    cert: pki.server.chainPem,
+    ca: pki.trust.pem,
+    requestCert: true,
+    rejectUnauthorized: true,
     minVersion: 'TLSv1.3'
   }
 }
 
-/** Connects to an endpoint with allowHalfOpen (TLS: TLS 1.3 with the EC device certificate); resolves when ready. */
-export async function connectTo (e: Endpoint, pki?: TestPki): Promise<net.Socket> {
-  let s: net.Socket
-  if (e.kind === 'tls') {
-    if (pki === undefined) throw new Error('a TLS client needs the test PKI')
-    s = tls.connect({
-      host: '127.0.0.1', port: e.port, servername: 'localhost', ca: pki.root.certPem, key: pki.devices.ec.keyPem,
-      cert: pki.devices.ec.certPem, minVersion: 'TLSv1.3', allowHalfOpen: true
-    })
-  } else {
-    s = e.kind === 'unix' ? net.connect({ path: e.path ?? '', allowHalfOpen: true }) : net.connect({ port: e.port ?? 0, host: '127.0.0.1', allowHalfOpen: true })
+/** Starts connecting to an endpoint with allowHalfOpen (TLS: TLS 1.3 with the EC device certificate). */
+export function dialEndpoint (e: Endpoint, pki?: TestPki): net.Socket {
+  if (e.kind === 'unix') return net.connect({ path: e.path ?? '', allowHalfOpen: true })
+  if (e.kind === 'tcp') return net.connect({ port: e.port ?? 0, host: '127.0.0.1', allowHalfOpen: true })
+  if (pki === undefined) throw new Error('a TLS client needs the test PKI')
+  // tls.connect honours allowHalfOpen when it makes the TCP socket itself; @types/node's ConnectionOptions lacks it
+  const options: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    host: '127.0.0.1',
+    port: e.port ?? 0,
+    servername: 'localhost',
+    ca: pki.root.certPem,
+    key: pki.devices.ec.keyPem,
+    cert: pki.devices.ec.certPem,
+    minVersion: 'TLSv1.3',
+    allowHalfOpen: true
   }
+  return tls.connect(options)
+}
+
+/** Connects to an endpoint; resolves when connected (TLS: after the handshake). */
+export async function connectTo (e: Endpoint, pki?: TestPki): Promise<net.Socket> {
+  const s = dialEndpoint(e, pki)
   await new Promise<void>((resolve, reject) => {
     s.once(e.kind === 'tls' ? 'secureConnect' : 'connect', resolve)
     s.once('error', reject)
@@ -126,9 +144,7 @@ export async function pipeProxy (front: Kind, target: Endpoint, pki: TestPki | u
   const sockets: PipeProxy['sockets'] = []
   const waiters: Array<() => void> = []
   const onSocket = (a: net.Socket): void => {
-    const b = target.kind === 'tls'
-      ? tls.connect({ host: '127.0.0.1', port: target.port, servername: 'localhost', ca: pki?.root.certPem, key: pki?.devices.ec.keyPem, cert: pki?.devices.ec.certPem, allowHalfOpen: true, minVersion: 'TLSv1.3' })
-      : target.kind === 'unix' ? net.connect({ path: target.path ?? '', allowHalfOpen: true }) : net.connect({ host: '127.0.0.1', port: target.port ?? 0, allowHalfOpen: true })
+    const b = dialEndpoint(target, pki)
     sockets.push({ a, b })
     pipes.push(pipeSockets(a, b, {
       ...opts,
