@@ -1,12 +1,14 @@
 // The tunnel's byte pipe when things go wrong: idle and close timeouts, peers that reset mid-stream, never read,
 // close during connect or push after their end; exact stats, one onClose, and no socket or timer left behind.
 import net from 'node:net'
+import tls from 'node:tls'
 import { Duplex, PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { pipeSockets, type PipeStats } from '../../src/net/pipe.js'
 import {
-  connectTo, echo, expectNoLeaks, outcome, pipeProxy, receiveHashed, resources, serve, sleep
+  connectTo, dialEndpoint, echo, expectNoLeaks, outcome, pipeProxy, receiveHashed, resources, serve, sleep
 } from '../support/net.js'
+import { makeTestPki } from '../support/pki.js'
 
 describe('pipeSockets timeouts', () => {
   it('destroys both sockets after idleTimeoutMs without a byte either way, not while bytes trickle', async () => {
@@ -169,6 +171,24 @@ describe('pipeSockets bookkeeping', () => {
     await proxy.close()
     await backend.close()
     await expectNoLeaks(before)
+  })
+
+  it('makes sockets created without allowHalfOpen half-close anyway (TCP and TLS), as it sets it itself', async () => {
+    for (const kind of ['tcp', 'tls'] as const) {
+      const pki = kind === 'tls' ? await makeTestPki() : undefined
+      const backend = await serve(kind, pki, (s) => { s.resume(); s.on('end', () => setTimeout(() => s.end('late'), 200)) })
+      const front = kind === 'tls'
+        ? tls.createServer({ key: pki?.server.keyPem, cert: pki?.server.chainPem }, (a) => { pipeSockets(a, dialEndpoint(backend.endpoint, pki)) })
+        : net.createServer((a) => { pipeSockets(a, net.connect({ port: backend.endpoint.port ?? 0, host: '127.0.0.1' })) })
+      await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
+      const client = await connectTo({ kind, port: (front.address() as net.AddressInfo).port }, pki)
+      const got = receiveHashed(client)
+      client.end('question')
+      expect((await got).bytes).toBe(4)
+      await new Promise((resolve) => front.close(resolve))
+      await backend.close()
+      await pki?.cleanup()
+    }
   })
 
   it('a stream that pushes after its end is an error on its side and destroys the other', async () => {
