@@ -49,7 +49,9 @@ export function sourceKey (remoteAddress: string | undefined, ipv6PrefixBits = 6
   if (isIP(ip) === 4) return ip
   if (isIP(ip) !== 6) return 'local'
   const bytes = ipv6Bytes(ip)
-  for (let bit = ipv6PrefixBits; bit < 128; bit++) bytes.writeUInt8((bytes[bit >> 3] ?? 0) & ~(0x80 >> (bit & 7)) & 0xff, bit >> 3)
+  for (let bit = ipv6PrefixBits; bit < 128; bit++) {
+    bytes.writeUInt8((bytes[bit >> 3] ?? 0) & ~(0x80 >> (bit & 7)) & 0xff, bit >> 3)
+  }
   return `${bytes.toString('hex')}/${ipv6PrefixBits}`
 }
 
@@ -117,7 +119,9 @@ export function limitConnections (server: Server, opts: ConnectionLimitOptions):
  */
 export function setupDeadline (socket: Duplex, ms: number,
   onExpire?: (reason: typeof NetReasons.CONN_SETUP_TIMEOUT) => void): { done: () => void } {
-  if (!Number.isInteger(ms) || ms <= 0 || ms > 0x7fffffff) throw new RangeError('setup deadline must be a positive integer of ms')
+  if (!Number.isInteger(ms) || ms <= 0 || ms > 0x7fffffff) {
+    throw new RangeError('setup deadline must be a positive integer of ms')
+  }
   const cleanup = (): void => {
     clearTimeout(timer)
     socket.off('close', cleanup)

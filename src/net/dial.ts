@@ -41,7 +41,8 @@ function checkTimeout (ms: unknown): string | undefined {
  * Waits until `socket` is ready; on timeout, error or abort the socket is destroyed and the promise rejects with
  * a coded error (MTLS_ERR_TUNNEL_CONNECT / _TIMEOUT / _ABORTED) whose cause is the underlying error.
  */
-export async function awaitConnect<S extends Socket> (socket: S, address: Address, opts: AwaitConnectOptions): Promise<S> {
+export async function awaitConnect<S extends Socket> (socket: S, address: Address,
+  opts: AwaitConnectOptions): Promise<S> {
   const where = formatAddress(address)
   return await new Promise<S>((resolve, reject) => {
     const event = opts.readyEvent ?? 'connect'

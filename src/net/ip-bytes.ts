@@ -17,10 +17,12 @@ function ipv4Bytes (host: string): Buffer {
 export function ipv6Bytes (host: string): Buffer {
   if (isIP(host) === 4) return Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]), ipv4Bytes(host)])
   // an embedded IPv4 tail (::ffff:1.2.3.4, 64:ff9b::1.2.3.4) becomes its two hex words
-  const text = host.replace(/(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`)
+  const word = (hi: string, lo: string): string => ((Number(hi) << 8) | Number(lo)).toString(16)
+  const text = host.replace(/(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/,
+    (_m, a: string, b: string, c: string, d: string) => `${word(a, b)}:${word(c, d)}`)
   const halves = text.split('::')
-  const words = (part: string | undefined): number[] => part === undefined || part === '' ? [] : part.split(':').map((w) => parseInt(w, 16))
+  const words = (part: string | undefined): number[] =>
+    part === undefined || part === '' ? [] : part.split(':').map((w) => parseInt(w, 16))
   const left = words(halves[0])
   const right = words(halves[1])
   const zeros = halves.length === 2 ? 8 - left.length - right.length : 0

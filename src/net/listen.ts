@@ -6,7 +6,8 @@ import { formatAddress, type Address, type InheritedAddress, type TcpAddress, ty
 import { pickFd, type Env } from './systemd-fds.js'
 import { resolveId, type Id } from './unix-ids.js'
 import {
-  checkParent, inspectPath, placeSocket, privateBindPath, removeIfOurs, removePrivate, setAccess, type FileId, type PathState
+  checkParent, inspectPath, placeSocket, privateBindPath, removeIfOurs, removePrivate, setAccess,
+  type FileId, type PathState
 } from './unix-socket.js'
 
 export interface ListenOptions {
@@ -29,7 +30,10 @@ export interface Listening {
   requested: Address
   /** What the server is bound to: the real port for port 0, the public path for Unix sockets. */
   local: Address
-  /** Stops listening (open connections are left to their owner) and removes the socket file if still ours. */
+  /**
+   * Stops listening (open connections are left to their owner) and removes the socket file if still ours. For
+   * Unix sockets, server.address() names the private bind path, not the public one: use `local`.
+   */
   close: () => Promise<void>
 }
 
@@ -139,7 +143,9 @@ async function checkUnixTarget (address: UnixAddress, mode: number): Promise<Pat
   if (state.kind === 'other') {
     throw new NetErrors.LISTEN_PATH(where, `${address.path} exists and is ${state.what}, not a socket; left as it is`)
   }
-  if (state.kind === 'unknown') throw new NetErrors.LISTEN_PATH(where, `${address.path}: ${state.problem}; left as it is`)
+  if (state.kind === 'unknown') {
+    throw new NetErrors.LISTEN_PATH(where, `${address.path}: ${state.problem}; left as it is`)
+  }
   return state
 }
 
@@ -162,7 +168,8 @@ async function listenUnix (server: Server, address: UnixAddress, opts: ListenOpt
 }
 
 /** Sets access on the privately bound socket and links it into place; on any failure the server is closed. */
-function placeOrClose (server: Server, socket: string, address: UnixAddress, before: PathState, access: Access): FileId {
+function placeOrClose (server: Server, socket: string, address: UnixAddress, before: PathState,
+  access: Access): FileId {
   const where = formatAddress(address)
   try {
     setAccess(socket, access.mode, access.uid, access.gid)

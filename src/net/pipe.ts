@@ -175,7 +175,14 @@ class SocketPipe implements Pipe {
   bytes (): { bytesAtoB: number, bytesBtoA: number } { return { bytesAtoB: this.ab.bytes, bytesBtoA: this.ba.bytes } }
 }
 
-/** Starts moving bytes between `a` and `b`; the pipe owns both sockets from now on (it sets allowHalfOpen). */
+/**
+ * Starts moving bytes between `a` and `b`; the pipe owns both sockets from now on. It sets allowHalfOpen on both
+ * (effective until their first EOF arrives), as Node ends a socket's write side on EOF otherwise. TLS 1.3 (and
+ * Node-to-Node 1.2) half-close works when the side that receives close_notify has allowHalfOpen: tls.createServer
+ * ({ allowHalfOpen }) and tls.connect({ allowHalfOpen }) pass it on; a TLSSocket made over an existing socket
+ * (new TLSSocket(raw), tls.connect({ socket })) takes it from that socket and ignores its own option. Node reports
+ * a FIN without close_notify as a plain end, so a truncated TLS stream is indistinguishable from a closed one here.
+ */
 export function pipeSockets (a: Duplex, b: Duplex, opts: PipeOptions = {}): Pipe {
   const pipe = new SocketPipe(a, b, opts)
   pipe.start()

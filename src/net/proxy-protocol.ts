@@ -111,7 +111,8 @@ function sslTlv (ssl: ProxySsl): Parsed<Buffer> {
   if (ssl.verified && !ssl.certOnConnection && !ssl.certInSession) {
     return bad('ssl.verified needs a client certificate (certOnConnection or certInSession)')
   }
-  const flags = PP2.CLIENT_SSL | (ssl.certOnConnection ? PP2.CLIENT_CERT_CONN : 0) | (ssl.certInSession ? PP2.CLIENT_CERT_SESS : 0)
+  const flags = PP2.CLIENT_SSL | (ssl.certOnConnection ? PP2.CLIENT_CERT_CONN : 0) |
+    (ssl.certInSession ? PP2.CLIENT_CERT_SESS : 0)
   const head = Buffer.from([flags, 0, 0, 0, ssl.verified ? 0 : 1])
   const subs: Buffer[] = []
   // HAProxy's order (any order is valid; this one makes our header byte-identical to HAProxy's for the same facts)
@@ -146,7 +147,9 @@ function tlvs (input: ProxyHeaderInput): Parsed<Buffer[]> {
     out.push(tlv(PP2.TYPE_SSL, ssl.value))
   }
   for (const t of input.custom ?? []) {
-    if (!Number.isInteger(t.type) || t.type < 0xe0 || t.type > 0xef) return bad(`TLV type ${t.type} is outside 0xE0-0xEF`)
+    if (!Number.isInteger(t.type) || t.type < 0xe0 || t.type > 0xef) {
+      return bad(`TLV type ${t.type} is outside 0xE0-0xEF`)
+    }
     if (t.value.length > 0xffff) return bad(`TLV 0x${t.type.toString(16)} is longer than 65535 bytes`)
     out.push(tlv(t.type, t.value))
   }
@@ -159,7 +162,9 @@ export function proxyV2Header (input: ProxyHeaderInput): Parsed<Buffer> {
   let family = 0x00
   let block: Buffer = Buffer.alloc(0)
   if (!local) {
-    if (input.source === undefined || input.destination === undefined) return bad('PROXY needs a source and a destination')
+    if (input.source === undefined || input.destination === undefined) {
+      return bad('PROXY needs a source and a destination')
+    }
     const a = addresses(input.source, input.destination)
     if (!a.ok) return a
     ;({ family, block } = a.value)
@@ -169,7 +174,8 @@ export function proxyV2Header (input: ProxyHeaderInput): Parsed<Buffer> {
   const crc = input.crc32c === true ? [tlv(PP2.TYPE_CRC32C, Buffer.alloc(4))] : []
   const body = Buffer.concat([block, ...crc, ...list.value])
   if (body.length > 0xffff) return bad(`header body is ${body.length} bytes; the limit is 65535`)
-  const head = Buffer.concat([SIGNATURE, Buffer.from([local ? 0x20 : 0x21, family, body.length >> 8, body.length & 0xff])])
+  const versionCommand = local ? 0x20 : 0x21
+  const head = Buffer.concat([SIGNATURE, Buffer.from([versionCommand, family, body.length >> 8, body.length & 0xff])])
   const header = Buffer.concat([head, body])
   if (crc.length > 0) header.writeUInt32BE(crc32c(header), 16 + block.length + 3)
   return ok(header)

@@ -23,7 +23,9 @@ export function listenFds (env: Env, pid: number): Parsed<InheritedFd[]> {
   if (!/^[0-9]+$/.test(listenPid) || Number(listenPid) !== pid) {
     return bad(`LISTEN_PID ${listenPid} is not this process (${pid}): the sockets were meant for another process`)
   }
-  if (!/^[0-9]+$/.test(count) || Number(count) < 1 || Number(count) > MAX_FDS) return bad(`LISTEN_FDS '${count}' is invalid`)
+  if (!/^[0-9]+$/.test(count) || Number(count) < 1 || Number(count) > MAX_FDS) {
+    return bad(`LISTEN_FDS '${count}' is invalid`)
+  }
   const n = Number(count)
   const names = env.LISTEN_FDNAMES === undefined ? Array<string>(n).fill('unknown') : env.LISTEN_FDNAMES.split(':')
   if (names.length !== n) return bad(`LISTEN_FDNAMES has ${names.length} names for ${n} fds`)

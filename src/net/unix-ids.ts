@@ -22,10 +22,13 @@ export function lookupIdInFile (text: string, name: string): number | undefined 
 /** A numeric id as given, a digit string as a number, or a name looked up in `file`. */
 export async function resolveId (id: Id, file: string, what: 'user' | 'group'): Promise<Resolved> {
   if (typeof id === 'number') {
-    return Number.isInteger(id) && id >= 0 && id <= ID_MAX ? { ok: true, id } : { ok: false, problem: `${what} id ${id} is invalid` }
+    const valid = Number.isInteger(id) && id >= 0 && id <= ID_MAX
+    return valid ? { ok: true, id } : { ok: false, problem: `${what} id ${id} is invalid` }
   }
   if (/^[0-9]+$/.test(id)) return await resolveId(Number(id), file, what)
-  if (id === '' || id.includes(':') || id.includes('\n')) return { ok: false, problem: `${what} name '${id}' is invalid` }
+  if (id === '' || id.includes(':') || id.includes('\n')) {
+    return { ok: false, problem: `${what} name '${id}' is invalid` }
+  }
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -33,5 +36,6 @@ export async function resolveId (id: Id, file: string, what: 'user' | 'group'): 
     return { ok: false, problem: `cannot read ${file} to look up ${what} '${id}': ${(err as Error).message}` }
   }
   const found = lookupIdInFile(text, id)
-  return found === undefined ? { ok: false, problem: `unknown ${what} '${id}' (not in ${file})` } : { ok: true, id: found }
+  if (found === undefined) return { ok: false, problem: `unknown ${what} '${id}' (not in ${file})` }
+  return { ok: true, id: found }
 }

@@ -13,8 +13,8 @@ export function ensureHaproxy (): void {
   if (has('haproxy')) return
   if (process.getuid?.() === 0 && has('apt-get')) {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-    const install = (): number | null => spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'haproxy'],
-      { stdio: 'ignore', env }).status
+    const args = ['install', '-y', '-qq', '--no-install-recommends', 'haproxy']
+    const install = (): number | null => spawnSync('apt-get', args, { stdio: 'ignore', env }).status
     if (install() !== 0) {
       spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env })
       install()

@@ -15,7 +15,8 @@ export interface Digest { bytes: number, sha: string }
 export interface Endpoint { kind: Kind, port?: number, path?: string }
 
 /** Writes `total` random bytes in chunks of `sizes()` (awaiting drain), then ends unless told; resolves the digest. */
-export async function sendHashed (s: Duplex, total: number, opts: { sizes?: () => number, end?: boolean } = {}): Promise<Digest> {
+export async function sendHashed (s: Duplex, total: number,
+  opts: { sizes?: () => number, end?: boolean } = {}): Promise<Digest> {
   const hash = createHash('sha256')
   const sizes = opts.sizes ?? (() => 65536)
   let sent = 0
@@ -173,7 +174,8 @@ export async function expectNoLeaks (before: Record<string, number>): Promise<vo
   const deadline = Date.now() + 2000
   for (;;) {
     const now = resources()
-    const extra = TRACKED.filter((k) => (now[k] ?? 0) > (before[k] ?? 0)).map((k) => `${k}: ${before[k] ?? 0} -> ${now[k] ?? 0}`)
+    const extra = TRACKED.filter((k) => (now[k] ?? 0) > (before[k] ?? 0))
+      .map((k) => `${k}: ${before[k] ?? 0} -> ${now[k] ?? 0}`)
     if (extra.length === 0) return
     if (Date.now() > deadline) throw new Error(`leaked: ${extra.join(', ')}`)
     await new Promise((resolve) => setTimeout(resolve, 20))

@@ -22,7 +22,9 @@ while True:
 `
 
 /** Starts the receiver on `path`; `next()` resolves with the next datagram that is not a BARRIER=1. */
-export async function notifyReceiver (path: string): Promise<{ next: () => Promise<Datagram>, stop: () => Promise<void> }> {
+export interface NotifyReceiver { next: () => Promise<Datagram>, stop: () => Promise<void> }
+
+export async function notifyReceiver (path: string): Promise<NotifyReceiver> {
   const child = spawn('python3', ['-c', SCRIPT, path], { stdio: ['ignore', 'pipe', 'inherit'] })
   const got: Datagram[] = []
   const waiters: Array<() => void> = []

@@ -93,7 +93,8 @@ describe('systemd LISTEN_* variables', () => {
     expect(listenFds(env, 100)).toEqual({
       ok: true, value: [{ fd: 3, name: 'front' }, { fd: 4, name: 'back' }, { fd: 5, name: 'front2' }]
     })
-    expect(listenFds({ LISTEN_PID: '100', LISTEN_FDS: '1' }, 100)).toEqual({ ok: true, value: [{ fd: 3, name: 'unknown' }] })
+    expect(listenFds({ LISTEN_PID: '100', LISTEN_FDS: '1' }, 100))
+      .toEqual({ ok: true, value: [{ fd: 3, name: 'unknown' }] })
   })
 
   it.each([
@@ -115,7 +116,8 @@ describe('systemd LISTEN_* variables', () => {
       ok: false, problem: "no socket named 'nope' (LISTEN_FDNAMES has: front, back, front2)"
     })
     const dup = { LISTEN_PID: '100', LISTEN_FDS: '2', LISTEN_FDNAMES: 'x:x' }
-    expect(pickFd({ kind: 'inherited', name: 'x' }, dup, 100)).toMatchObject({ ok: false, problem: expect.stringContaining('2 sockets are named') })
+    expect(pickFd({ kind: 'inherited', name: 'x' }, dup, 100))
+      .toMatchObject({ ok: false, problem: expect.stringContaining('2 sockets are named') })
     expect(pickFd({ kind: 'inherited' }, env, 100)).toMatchObject({ ok: false })
   })
 
@@ -141,7 +143,8 @@ describe('user and group ids', () => {
     expect(await resolveId(-1, '/nonexistent', 'user')).toMatchObject({ ok: false })
     expect(await resolveId(4294967295, '/nonexistent', 'group')).toMatchObject({ ok: false })
     expect(await resolveId('a:b', '/etc/passwd', 'user')).toMatchObject({ ok: false })
-    expect(await resolveId('root', '/nonexistent', 'user')).toMatchObject({ ok: false, problem: expect.stringContaining('cannot read') })
+    expect(await resolveId('root', '/nonexistent', 'user'))
+      .toMatchObject({ ok: false, problem: expect.stringContaining('cannot read') })
     expect(await resolveId('root', '/etc/passwd', 'user')).toEqual({ ok: true, id: 0 })
   })
 })
