@@ -154,7 +154,7 @@ interface Access { mode: number, uid?: number, gid?: number }
 async function listenUnix (server: Server, address: UnixAddress, opts: ListenOptions): Promise<Listening> {
   const access: Access = { mode: opts.mode ?? DEFAULT_MODE, ...await unixIds(address, opts) }
   const before = await checkUnixTarget(address, access.mode)
-  const bind = privateBindPath(address.path)
+  const bind = privateFolder(address)
   let id: FileId
   try {
     await listenOn(server, { path: bind.socket, backlog: opts.backlog }, address)
@@ -165,6 +165,15 @@ async function listenUnix (server: Server, address: UnixAddress, opts: ListenOpt
   const removeOurs = (): void => { removeIfOurs(address.path, id) }
   server.once('close', removeOurs)
   return { requested: address, local: address, close: closer(server, removeOurs) }
+}
+
+function privateFolder (address: UnixAddress): { dir: string, socket: string } {
+  try {
+    return privateBindPath(address.path)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err)
+    throw new NetErrors.LISTEN_PATH(formatAddress(address), `cannot create a private folder beside it: ${code}`)
+  }
 }
 
 /** Sets access on the privately bound socket and links it into place; on any failure the server is closed. */

@@ -161,6 +161,7 @@ describe('listen on a Unix socket', () => {
   it('refuses a missing parent folder and an unknown owner, leaving nothing behind', async () => {
     const before = resources()
     expect(await codeOf(listen(server(), unix('missing/x.sock')))).toBe('MTLS_ERR_LISTEN_PATH')
+    expect(await codeOf(listen(server(), { kind: 'unix', path: '/proc/net-listen-test.sock' }))).toBe('MTLS_ERR_LISTEN_PATH')
     expect(await codeOf(listen(server(), unix('x.sock'), { owner: 'no-such-user-here' }))).toBe('MTLS_ERR_LISTEN_OWNER')
     expect(await codeOf(listen(server(), unix('x.sock'), { group: 'no-such-group-here' }))).toBe('MTLS_ERR_LISTEN_OWNER')
     expect(await codeOf(listen(server(), unix('x.sock'), { mode: 0o1777 }))).toBe('MTLS_ERR_LISTEN')
