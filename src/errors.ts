@@ -84,11 +84,29 @@ export const TlsReasons = {
   INTERNAL: 'MTLS_ERR_TLS_INTERNAL'
 } as const
 
-/** Errors that stop the process before it serves (configuration, unreadable TLS material, a port it cannot bind). */
+/** Errors that stop the process before it serves (configuration, unreadable TLS material); see NetErrors for ports. */
 export const StartupErrors = {
   CONFIG_INVALID: def('MTLS_ERR_CONFIG_INVALID', 'invalid configuration:\n%s', 500),
-  TLS_MATERIAL: def('MTLS_ERR_TLS_MATERIAL', 'cannot load TLS material: %s', 500),
-  LISTEN: def('MTLS_ERR_LISTEN', 'cannot listen on %s: %s', 500)
+  TLS_MATERIAL: def('MTLS_ERR_TLS_MATERIAL', 'cannot load TLS material: %s', 500)
+} as const
+
+/** Errors of the L4 socket layer (src/net): listening, inherited sockets, dialling a tunnel target. */
+export const NetErrors = {
+  LISTEN: def('MTLS_ERR_LISTEN', 'cannot listen on %s: %s', 500),
+  LISTEN_IN_USE: def('MTLS_ERR_LISTEN_IN_USE', 'another process is listening on %s', 500),
+  LISTEN_PATH: def('MTLS_ERR_LISTEN_PATH', 'cannot listen on %s: %s', 500),
+  LISTEN_OWNER: def('MTLS_ERR_LISTEN_OWNER', 'cannot listen on %s: %s', 500),
+  LISTEN_INHERITED: def('MTLS_ERR_LISTEN_INHERITED', 'cannot use inherited socket %s: %s', 500),
+  TUNNEL_CONNECT: def('MTLS_ERR_TUNNEL_CONNECT', 'cannot connect to %s: %s', 502),
+  TUNNEL_CONNECT_TIMEOUT: def('MTLS_ERR_TUNNEL_CONNECT_TIMEOUT', 'connecting to %s timed out after %s ms', 504),
+  TUNNEL_CONNECT_ABORTED: def('MTLS_ERR_TUNNEL_CONNECT_ABORTED', 'connecting to %s was aborted', 502)
+} as const
+
+/** Reason codes logged when the socket layer refuses or cuts a connection before it carries data. */
+export const NetReasons = {
+  CONN_LIMIT_TOTAL: 'MTLS_ERR_CONN_LIMIT_TOTAL',
+  CONN_LIMIT_SOURCE: 'MTLS_ERR_CONN_LIMIT_SOURCE',
+  CONN_SETUP_TIMEOUT: 'MTLS_ERR_CONN_SETUP_TIMEOUT'
 } as const
 
 export type HttpErrorName = keyof typeof HttpErrors

@@ -1,37 +1,35 @@
-// Abuse limits outside the auth route's rate limit: a cap on open connections in total and per source address
-// (counted on the TCP socket, before any TLS work), and back-pressure that answers 503 + Retry-After while the event
+// Abuse limits outside the auth route's rate limit: caps on open connections in total and per source address
+// (net/connection-limits, before any TLS work), and back-pressure that answers 503 + Retry-After while the event
 // loop lags by more than the threshold (measured in event-loop-lag.ts).
 import type { Server } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { HttpErrors, TlsReasons } from '../errors.js'
+import { HttpErrors, NetReasons, TlsReasons } from '../errors.js'
 import { sendError } from './error-reply.js'
 import { EventLoopLag } from '../observe/event-loop-lag.js'
-import { contained } from '../net/contain.js'
+import { limitConnections as capConnections } from '../net/connection-limits.js'
 
 export const RETRY_AFTER_SECONDS = 10
 
+/**
+ * The gateway's connection caps (`max_connections`, `max_connections_per_ip`), counted on the TCP socket before any
+ * TLS work: a refused socket is reset and logged with MTLS_ERR_TLS_CONN_LIMIT, and never reaches the TLS layer.
+ */
 export function limitConnections (server: Server, o: { max: number, perIp: number, log: Logger, onRefused: (reason: string) => void }): void {
-  if (o.max > 0) server.maxConnections = o.max
-  if (o.perIp <= 0) return
-  const perIp = new Map<string, number>()
-  // contained: a throw here must close this one socket, never escape the 'connection' event
-  server.on('connection', (socket) => contained(o, 'connection', socket, () => {
-    const ip = socket.remoteAddress ?? ''
-    const open = (perIp.get(ip) ?? 0) + 1
-    if (open > o.perIp) {
-      o.log.warn({ code: TlsReasons.CONN_LIMIT, remote: ip, limit: o.perIp }, 'connection refused: too many from this address')
-      o.onRefused(TlsReasons.CONN_LIMIT)
-      socket.destroy()
-      return
+  capConnections(server, {
+    maxConnections: o.max,
+    maxPerSource: o.perIp,
+    onRefused: (r) => {
+      const which = r.reason === NetReasons.CONN_LIMIT_TOTAL ? `total ${o.max}` : `per address ${o.perIp}`
+      o.log.warn({ code: TlsReasons.CONN_LIMIT, remote: r.source, limit: which }, 'connection refused: too many open connections')
+      // contained: a throw here must never escape the 'connection' event
+      try {
+        o.onRefused(TlsReasons.CONN_LIMIT)
+      } catch (err) {
+        o.log.error({ code: TlsReasons.INTERNAL, where: 'connection', cause: (err as Error).message }, 'connection handler failed')
+      }
     }
-    perIp.set(ip, open)
-    socket.once('close', () => {
-      const left = (perIp.get(ip) ?? 1) - 1
-      if (left <= 0) perIp.delete(ip)
-      else perIp.set(ip, left)
-    })
-  }))
+  })
 }
 
 /** How often the event-loop delay is sampled: a gateway that starts lagging sheds within a fraction of a second. */

@@ -134,7 +134,8 @@ function checkHost (host: string): Parsed<string> {
 export function formatAddress (address: Address): string {
   switch (address.kind) {
     case 'unix': return `unix:${address.path}`
-    case 'tcp': return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+    case 'tcp':
+      return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
     case 'inherited': return address.name !== undefined ? `systemd:${address.name}` : `fd:${address.fd ?? '?'}`
   }
 }

@@ -1,6 +1,6 @@
 // A listener that cannot bind becomes MTLS_ERR_LISTEN with the address and a plain reason:
 // "cannot listen on 127.0.0.1:8080: address already in use".
-import { StartupErrors, type CodedError } from '../errors.js'
+import { NetErrors, type CodedError } from '../errors.js'
 
 export const LISTEN_CODE = 'MTLS_ERR_LISTEN'
 
@@ -28,5 +28,5 @@ export function listenError (err: unknown, where?: { host: string, port: number 
   const host = where?.host ?? e.address ?? '?'
   const port = where?.port ?? e.port ?? 0
   const reason = (e.code !== undefined ? REASONS[e.code] : undefined) ?? e.message
-  return new StartupErrors.LISTEN(hostPort(host, port), reason, { cause: err })
+  return new NetErrors.LISTEN(hostPort(host, port), reason, { cause: err })
 }

@@ -1,6 +1,6 @@
 // Unit tests of the coded error catalogue.
 import { describe, expect, it } from 'vitest'
-import { HttpErrors, LogCodes, StartupErrors, TlsReasons, isCoded } from '../../src/errors.js'
+import { HttpErrors, LogCodes, NetErrors, NetReasons, StartupErrors, TlsReasons, isCoded } from '../../src/errors.js'
 
 const httpNames = Object.keys(HttpErrors) as Array<keyof typeof HttpErrors>
 
@@ -42,13 +42,14 @@ describe('TlsReasons and StartupErrors', () => {
       ...Object.values(LogCodes),
       new StartupErrors.CONFIG_INVALID('x').code,
       new StartupErrors.TLS_MATERIAL('x').code,
-      new StartupErrors.LISTEN('x', 'y').code
+      ...Object.values(NetErrors).map((C) => new C('x', 'y').code),
+      ...Object.values(NetReasons)
     ]
     expect(new Set(codes).size).toBe(codes.length)
   })
 
   it('names the address and the reason in the listen error message', () => {
-    expect(new StartupErrors.LISTEN('127.0.0.1:8080', 'address already in use').message)
+    expect(new NetErrors.LISTEN('127.0.0.1:8080', 'address already in use').message)
       .toBe('cannot listen on 127.0.0.1:8080: address already in use')
   })
 
