@@ -11,7 +11,9 @@ import { contained } from '../net/contain.js'
 
 export const RETRY_AFTER_SECONDS = 10
 
-export function limitConnections (server: Server, o: { max: number, perIp: number, log: Logger, onRefused: (reason: string) => void }): void {
+export function limitConnections (
+  server: Server, o: { max: number, perIp: number, log: Logger, onRefused: (reason: string) => void }
+): void {
   if (o.max > 0) server.maxConnections = o.max
   if (o.perIp <= 0) return
   const perIp = new Map<string, number>()
