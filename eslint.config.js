@@ -18,8 +18,14 @@ export default [
   ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.cache/**', 'certs/**'] }),
   {
     rules: {
-      '@stylistic/max-len': ['warn', { code: 120, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true }]
+      '@stylistic/max-len': ['error', {
+        code: 120, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true
+      }]
     }
+  },
+  {
+    files: ['src/**'],
+    rules: { 'max-lines-per-function': ['error', { max: 40, skipBlankLines: true, skipComments: true }] }
   },
   {
     files: SHARED.map((f) => `src/${f}/**`),

@@ -73,7 +73,14 @@ async function drive (o: LoadOptions, once: () => Promise<number>): Promise<Samp
   await Promise.all(Array.from({ length: o.concurrency }, worker))
   const sorted = Float64Array.from(latencies).sort()
   const seconds = Math.max(last - measureFrom, 1) / 1000
-  const sample: Sample = { requests: sorted.length, total, errors, rps: sorted.length / seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }
+  const sample: Sample = {
+    requests: sorted.length,
+    total,
+    errors,
+    rps: sorted.length / seconds,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99)
+  }
   if (firstError !== undefined) sample.firstError = firstError
   return sample
 }
@@ -103,7 +110,9 @@ export async function keepAlive (target: Target, o: LoadOptions): Promise<Sample
 }
 
 /** Runs a scenario and adds the CPU time per request of the serving process and of this process. */
-export async function withCpu (run: (t: Target, o: LoadOptions) => Promise<Sample>, t: Target, o: LoadOptions): Promise<Sample> {
+export async function withCpu (
+  run: (t: Target, o: LoadOptions) => Promise<Sample>, t: Target, o: LoadOptions
+): Promise<Sample> {
   const server = t.pid === undefined ? NaN : processCpuMs(t.pid)
   const client = process.cpuUsage()
   const sample = await run(t, o)

@@ -30,7 +30,9 @@ export function cliCommand (): { args: string[], from: 'dist' | 'src' } {
 }
 
 /** Starts `command args` with stdout and stderr written to `logPath`. */
-export function startChild (name: string, command: string, args: string[], env: Record<string, string>, logPath: string): Child {
+export function startChild (
+  name: string, command: string, args: string[], env: Record<string, string>, logPath: string
+): Child {
   const fd = openSync(logPath, 'a')
   const proc = spawn(command, args, {
     cwd: REPO_ROOT,
@@ -106,7 +108,10 @@ export async function startSimulatorProcess (dir: string): Promise<{ child: Chil
 export interface GatewayFiles { serverCert: string, serverKey: string, tenantCa: string }
 
 /** Starts the gateway (mTLS on a free loopback port, status listener off, info logs) in front of `backendUrl`. */
-export async function startGatewayProcess (dir: string, backendUrl: string, files: GatewayFiles, user: { email: string, password: string }, nodeArgs: string[] = []): Promise<{ child: Child, port: number }> {
+export async function startGatewayProcess (
+  dir: string, backendUrl: string, files: GatewayFiles, user: { email: string, password: string },
+  nodeArgs: string[] = []
+): Promise<{ child: Child, port: number }> {
   const cli = cliCommand()
   const env = {
     MTLS_LISTEN: '127.0.0.1:0',

@@ -50,7 +50,8 @@ export function markdownTable (summaries: Summary[], haproxy: string, direct: st
     '|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|'
   ]
   for (const s of summaries) {
-    const of = (target: string): number | undefined => summaries.find((x) => x.target === target && x.scenario === s.scenario)?.rps
+    const of = (target: string): number | undefined =>
+      summaries.find((x) => x.target === target && x.scenario === s.scenario)?.rps
     const perRound = s.roundsRps.map((v) => v.toFixed(0)).join(', ')
     lines.push(`| ${s.target} | ${s.scenario} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${ratio(s.rps, of(haproxy))} | ${ratio(s.rps, of(direct))} | ${fmt(s.serverCpuUs, 0)} | ${fmt(s.clientCpuUs, 0)} | ${perRound} | ${s.errors} |`)
   }

@@ -89,7 +89,8 @@ async function measure (targets: Target[], token: string): Promise<Row[]> {
     [`keep-alive, ${num('connections')} conns`, keepAlive, num('connections')],
     [`new connection per request, ${num('handshake-concurrency')} at a time`, newConnections, num('handshake-concurrency')]
   ]
-  const rows: Row[] = scenarios.flatMap(([scenario]) => targets.map((t) => ({ target: t.name, scenario, rounds: [] as Sample[] })))
+  const rows: Row[] = scenarios.flatMap(([scenario]) =>
+    targets.map((t) => ({ target: t.name, scenario, rounds: [] as Sample[] })))
   const rounds = num('rounds')
   for (let r = 0; r < rounds && !aborted(); r++) {
     const order = targets.map((_, i) => targets[(i + r) % targets.length] as Target)
@@ -107,7 +108,9 @@ async function measure (targets: Target[], token: string): Promise<Row[]> {
   return rows
 }
 
-async function startTargets (dir: string, pki: TestPki, children: Child[], notes: string[]): Promise<{ targets: Target[], gatewayPort: number, haproxy: string }> {
+async function startTargets (
+  dir: string, pki: TestPki, children: Child[], notes: string[]
+): Promise<{ targets: Target[], gatewayPort: number, haproxy: string }> {
   const sim = await startSimulatorProcess(dir)
   children.push(sim.child)
   const profile = args['gateway-cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(args['gateway-cpu-prof'])]
@@ -119,7 +122,14 @@ async function startTargets (dir: string, pki: TestPki, children: Child[], notes
   const version = ensureHaproxy(log)
   if (version !== undefined) {
     const threads = num('haproxy-threads')
-    const hp = await startHaproxy({ dir, certAndKeyPem: pki.server.chainPem + pki.server.keyPem, tenantCaPath: pki.trust.path, backendPort: simPort, threads, onChild: (c) => children.push(c) })
+    const hp = await startHaproxy({
+      dir,
+      certAndKeyPem: pki.server.chainPem + pki.server.keyPem,
+      tenantCaPath: pki.trust.path,
+      backendPort: simPort,
+      threads,
+      onChild: (c) => children.push(c)
+    })
     targets.push(tlsTarget(HAPROXY, hp.port, pki, hp.child.proc.pid))
     notes.push(`HAProxy: nbthread ${threads}, \`mode http\`, \`option httplog\` to stdout (a file), \`verify required\` against the tenant CA bundle`)
   } else {

@@ -155,6 +155,8 @@ export function maskedConfig (c: Settings): Record<string, unknown> {
   const mask = (v: string): string => v === '' ? '' : '***'
   const out: Record<string, unknown> = { ...c }
   for (const key of SECRET_KEYS) if (out[key] !== '') out[key] = '***'
-  out.tenants = c.tenants.map((t) => ({ ...t, mender_pass: mask(t.mender_pass), mender_token: mask(t.mender_token), tenant_token: mask(t.tenant_token) }))
+  out.tenants = c.tenants.map((t) => ({
+    ...t, mender_pass: mask(t.mender_pass), mender_token: mask(t.mender_token), tenant_token: mask(t.tenant_token)
+  }))
   return out
 }

@@ -5,7 +5,8 @@ import { Type, type TSchema, type TInteger, type Static } from '@sinclair/typebo
 import { TunnelSchema } from './tunnels.js'
 
 interface Field<S extends TSchema = TSchema> { env: string, schema: S, doc: string, secret?: boolean }
-const f = <S extends TSchema>(env: string, schema: S, doc: string, secret = false): Field<S> => ({ env, schema, doc, secret })
+const f = <S extends TSchema>(env: string, schema: S, doc: string, secret = false): Field<S> =>
+  ({ env, schema, doc, secret })
 const ms = (def: number, doc: string, env: string): Field<TInteger> => f(env, Type.Integer({ minimum: 0, default: def }), `${doc} (ms)`)
 
 /** One extra tenant (YAML `tenants:` list, or MTLS_TENANTS as JSON); the top-level keys form the `default` tenant. */
@@ -89,4 +90,5 @@ export type CommonKey = typeof COMMON_KEYS[number]
 /** Comma-separated lists in the environment; a YAML file may also give them as a list. */
 export const LIST_KEYS: readonly ConfigKey[] = ['crl_paths', 'crl_urls', 'sni', 'identity_binding_keys']
 
-export const SECRET_KEYS: readonly ConfigKey[] = (Object.keys(FIELDS) as ConfigKey[]).filter((k) => (FIELDS[k] as Field).secret === true)
+export const SECRET_KEYS: readonly ConfigKey[] = (Object.keys(FIELDS) as ConfigKey[])
+  .filter((k) => (FIELDS[k] as Field).secret === true)

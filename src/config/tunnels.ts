@@ -3,7 +3,8 @@
 import { Type, type Static, type TArray, type TInteger, type TString } from '@sinclair/typebox'
 
 const ms = (def: number, doc: string): TInteger => Type.Integer({ minimum: 0, default: def, description: `${doc} (ms)` })
-const list = (doc: string): TArray<TString> => Type.Array(Type.String({ minLength: 1 }), { default: [], description: doc })
+const list = (doc: string): TArray<TString> =>
+  Type.Array(Type.String({ minLength: 1 }), { default: [], description: doc })
 
 export const TunnelSchema = Type.Object({
   name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'name in logs and metrics' }),

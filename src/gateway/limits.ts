@@ -15,18 +15,22 @@ export const RETRY_AFTER_SECONDS = 10
  * The gateway's connection caps (`max_connections`, `max_connections_per_ip`), counted on the TCP socket before any
  * TLS work: a refused socket is reset and logged with MTLS_ERR_TLS_CONN_LIMIT, and never reaches the TLS layer.
  */
-export function limitConnections (server: Server, o: { max: number, perIp: number, log: Logger, onRefused: (reason: string) => void }): void {
+export function limitConnections (
+  server: Server, o: { max: number, perIp: number, log: Logger, onRefused: (reason: string) => void }
+): void {
   capConnections(server, {
     maxConnections: o.max,
     maxPerSource: o.perIp,
     onRefused: (r) => {
       const which = r.reason === NetReasons.CONN_LIMIT_TOTAL ? `total ${o.max}` : `per address ${o.perIp}`
-      o.log.warn({ code: TlsReasons.CONN_LIMIT, remote: r.source, limit: which }, 'connection refused: too many open connections')
+      const fields = { code: TlsReasons.CONN_LIMIT, remote: r.source, limit: which }
+      o.log.warn(fields, 'connection refused: too many open connections')
       // contained: a throw here must never escape the 'connection' event
       try {
         o.onRefused(TlsReasons.CONN_LIMIT)
       } catch (err) {
-        o.log.error({ code: TlsReasons.INTERNAL, where: 'connection', cause: (err as Error).message }, 'connection handler failed')
+        const cause = (err as Error).message
+        o.log.error({ code: TlsReasons.INTERNAL, where: 'connection', cause }, 'connection handler failed')
       }
     }
   })

@@ -36,7 +36,9 @@ export function misdirected (servername: string | false | null | undefined, host
 }
 
 /** The authority an absolute-form target names must be the server of this connection: its SNI, else its Host. */
-function wrongAuthority (authority: string, servername: string | false | null | undefined, host: string | undefined): boolean {
+function wrongAuthority (
+  authority: string, servername: string | false | null | undefined, host: string | undefined
+): boolean {
   if (typeof servername === 'string' && servername !== '') return hostName(authority) !== servername.toLowerCase()
   return host === undefined || hostName(authority) !== hostName(host)
 }

@@ -46,7 +46,9 @@ function buildManagement (
   return { tenants, health }
 }
 
-async function startTrust (g: Gw, common: DeepReadonly<CommonConfig>, log: Logger, tm: TrustMetrics): Promise<TrustService> {
+async function startTrust (
+  g: Gw, common: DeepReadonly<CommonConfig>, log: Logger, tm: TrustMetrics
+): Promise<TrustService> {
   return await TrustService.start({
     source: gatewayTrustSource(g),
     crl: { urls: g.crl_urls, intervalMs: g.crl_fetch_interval, timeoutMs: g.upstream_headers_timeout },
@@ -71,12 +73,19 @@ export async function createGateway (g: Gw, common: DeepReadonly<CommonConfig>, 
   const drain = { active: false }
   const admission = new RequestAdmission({ isDraining: () => drain.active, metrics })
   const tunnels = new WebsocketTunnels({
-    backend, tls, connectTimeoutMs: g.upstream_connect_timeout, headersTimeoutMs: g.upstream_headers_timeout, log, headers, admission
+    backend,
+    tls,
+    connectTimeoutMs: g.upstream_connect_timeout,
+    headersTimeoutMs: g.upstream_headers_timeout,
+    log,
+    headers,
+    admission
   })
   const app = await createHttpsApp(g, { trust, logger: log, admission, isDraining: () => drain.active })
   // the app is an https server (see createHttpsApp); Fastify's default typing says http
   const server = app.server as unknown as Server
-  trust.onChange((next) => server.setSecureContext(secureContextOptions(next.material, g.https_tls_version_min, next.plan.fallback.ca)))
+  trust.onChange((next) =>
+    server.setSecureContext(secureContextOptions(next.material, g.https_tls_version_min, next.plan.fallback.ca)))
   const onRefused = (reason: string): void => { trustMetrics.handshakeFailures.inc({ reason }) }
   const guard = trust.guard(server, {
     log,

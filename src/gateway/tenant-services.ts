@@ -23,7 +23,13 @@ export interface TenantServices {
 export type OnLogin = (result: LoginResult, tenant: string, failure?: LoginFailure) => void
 export interface LoginFailure { code: string, upstreamStatus?: number }
 
-interface Credentials { name: string, mender_user: string, mender_pass: string, mender_token: string, tenant_token: string }
+interface Credentials {
+  name: string
+  mender_user: string
+  mender_pass: string
+  mender_token: string
+  tenant_token: string
+}
 
 export function buildTenantServices (
   config: DeepReadonly<GatewayConfig>, o: { backend: string, dispatcher: Dispatcher, log: Logger, onLogin: OnLogin }
@@ -42,7 +48,12 @@ export function buildTenantServices (
       onLogin: (result) => { o.onLogin(result, t.name, result === 'failed' ? failure(auth) : undefined) }
     })
     const management = new ManagementClient({ baseUrl: o.backend, auth, dispatcher: o.dispatcher, log })
-    const preauthorizer = new Preauthorizer({ client: management, force: config.preauth_force, ttlSeconds: config.preauth_cache_ttl, maxEntries: config.preauth_cache_size })
+    const preauthorizer = new Preauthorizer({
+      client: management,
+      force: config.preauth_force,
+      ttlSeconds: config.preauth_cache_ttl,
+      maxEntries: config.preauth_cache_size
+    })
     out.set(t.name, { name: t.name, auth, management, preauthorizer, tenantToken: t.tenant_token })
   }
   return out

@@ -11,7 +11,9 @@ export function gatewayTrustSource (g: DeepReadonly<GatewayConfig>): TrustSource
     ca: g.tenant_ca_pem,
     sni: [...g.sni],
     graceSeconds: g.expired_grace,
-    tenants: g.tenants.map((t) => ({ name: t.name, ca: t.ca_pem, sni: [...t.sni], graceSeconds: t.expired_grace ?? g.expired_grace })),
+    tenants: g.tenants.map((t) => ({
+      name: t.name, ca: t.ca_pem, sni: [...t.sni], graceSeconds: t.expired_grace ?? g.expired_grace
+    })),
     denylist: g.blacklist_path,
     crlPaths: [...g.crl_paths],
     minVersion: g.https_tls_version_min

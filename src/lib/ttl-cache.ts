@@ -2,7 +2,9 @@
 export class TtlCache<V> {
   private readonly map = new Map<string, { value: V, expires: number }>()
 
-  constructor (private readonly max: number, private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+  constructor (
+    private readonly max: number, private readonly ttlMs: number, private readonly now: () => number = Date.now
+  ) {}
 
   get (key: string): V | undefined {
     const e = this.map.get(key)

@@ -70,46 +70,60 @@ function refuse (socket: Socket): void {
  * install it after every other 'connection' listener, as later ones run for refused sockets too.
  */
 export function limitConnections (server: Server, opts: ConnectionLimitOptions): ConnectionLimiter {
-  const max = checkCount('maxConnections', opts.maxConnections)
-  const perSource = checkCount('maxPerSource', opts.maxPerSource)
-  const bits = checkCount('ipv6PrefixBits', opts.ipv6PrefixBits ?? 64, 128)
-  const bySource = new Map<string, number>()
-  let open = 0
+  const counts = new OpenCounts(
+    checkCount('maxConnections', opts.maxConnections),
+    checkCount('maxPerSource', opts.maxPerSource),
+    checkCount('ipv6PrefixBits', opts.ipv6PrefixBits ?? 64, 128),
+    opts.onRefused
+  )
   const inner = server.rawListeners('connection') as Listener[]
   server.removeAllListeners('connection')
-
-  const admit = (socket: Socket): boolean => {
-    const source = sourceKey(socket.remoteAddress, bits)
-    const fromSource = bySource.get(source) ?? 0
-    const reason = max > 0 && open >= max
-      ? NetReasons.CONN_LIMIT_TOTAL
-      : perSource > 0 && fromSource >= perSource ? NetReasons.CONN_LIMIT_SOURCE : undefined
-    if (reason !== undefined) {
-      refuse(socket)
-      opts.onRefused?.({ reason, source, open, openFromSource: fromSource })
-      return false
-    }
-    open++
-    bySource.set(source, fromSource + 1)
-    socket.once('close', () => {
-      open--
-      const left = (bySource.get(source) ?? 1) - 1
-      if (left > 0) bySource.set(source, left)
-      else bySource.delete(source)
-    })
-    return true
-  }
   const gate = (socket: Socket): void => {
-    if (admit(socket)) for (const l of inner) l.call(server, socket)
+    if (counts.admit(socket)) for (const l of inner) l.call(server, socket)
   }
   server.on('connection', gate)
   return {
-    get open () { return open },
-    openFrom: (source) => bySource.get(source) ?? 0,
+    get open () { return counts.open },
+    openFrom: (source) => counts.from(source),
     detach: () => {
       server.off('connection', gate)
       for (const l of inner) server.on('connection', l)
     }
+  }
+}
+
+/** Open connections in total and per source; admits a socket (counting it until it closes) or refuses it. */
+class OpenCounts {
+  open = 0
+  private readonly bySource = new Map<string, number>()
+
+  constructor (
+    private readonly max: number, private readonly perSource: number, private readonly bits: number,
+    private readonly onRefused: ConnectionLimitOptions['onRefused']
+  ) {}
+
+  from (source: string): number { return this.bySource.get(source) ?? 0 }
+
+  admit (socket: Socket): boolean {
+    const source = sourceKey(socket.remoteAddress, this.bits)
+    const fromSource = this.from(source)
+    const reason = this.max > 0 && this.open >= this.max
+      ? NetReasons.CONN_LIMIT_TOTAL
+      : this.perSource > 0 && fromSource >= this.perSource ? NetReasons.CONN_LIMIT_SOURCE : undefined
+    if (reason !== undefined) {
+      refuse(socket)
+      this.onRefused?.({ reason, source, open: this.open, openFromSource: fromSource })
+      return false
+    }
+    this.open++
+    this.bySource.set(source, fromSource + 1)
+    socket.once('close', () => {
+      this.open--
+      const left = this.from(source) - 1
+      if (left > 0) this.bySource.set(source, left)
+      else this.bySource.delete(source)
+    })
+    return true
   }
 }
 

@@ -19,7 +19,10 @@ export const REDACT_PATHS = [
   'config.mender_token'
 ]
 
-/** pino's error serializer without `rawPacket` (the bytes of a request the HTTP parser refused, credentials included). */
+/**
+ * pino's error serializer without `rawPacket` (the bytes of a request the HTTP parser refused, credentials
+ * included).
+ */
 function errSerializer (err: Error): Record<string, unknown> {
   const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>
   delete out.rawPacket

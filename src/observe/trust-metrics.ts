@@ -39,7 +39,9 @@ export class TrustMetrics {
 
   /** Registers the gauges, read from `views()` at every scrape. */
   watch (views: () => TrustView[]): void {
-    const gauge = (name: string, help: string, labels: string[], collect: (g: Gauge, v: TrustView, now: number) => void): void => {
+    const gauge = (
+      name: string, help: string, labels: string[], collect: (g: Gauge, v: TrustView, now: number) => void
+    ): void => {
       // eslint-disable-next-line no-new -- a gauge registers itself and reads its sources at scrape time
       new Gauge({
         name: `${this.o.prefix}_${name}`,
@@ -57,7 +59,9 @@ export class TrustMetrics {
     })
     gauge('crl_next_update_seconds', 'Seconds until each loaded CRL\'s nextUpdate (negative: stale)', ['source'], (g, v, now) => {
       for (const crl of v.trust.crls) {
-        if (crl.nextUpdate !== undefined) g.set({ ...v.labels, source: crl.source }, Math.round((crl.nextUpdate.getTime() - now) / 1000))
+        if (crl.nextUpdate !== undefined) {
+          g.set({ ...v.labels, source: crl.source }, Math.round((crl.nextUpdate.getTime() - now) / 1000))
+        }
       }
     })
     gauge('revoked_serials', 'Serials refused by the denylist and by the loaded CRLs', ['source'], (g, v) => {

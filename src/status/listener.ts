@@ -8,7 +8,9 @@ import type { Readiness } from './readiness.js'
 
 export const STATUS_OK = { status: 'ok' } as const
 
-export function buildStatusApp (logger: Logger, ready: () => Readiness | Promise<Readiness>, registry: Registry): FastifyInstance {
+export function buildStatusApp (
+  logger: Logger, ready: () => Readiness | Promise<Readiness>, registry: Registry
+): FastifyInstance {
   const app = fastify({ loggerInstance: logger.child({ listener: 'status' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
   app.get('/status', async () => STATUS_OK)
   app.get('/healthz', async () => STATUS_OK)

@@ -3,7 +3,12 @@
 import type { TlsMaterial } from '../tls/material.js'
 import type { ReloadResult } from '../tls/reloader.js'
 
-export interface Check { ok: boolean, detail?: string, /** reported, but does not decide readiness */ advisory?: boolean }
+export interface Check {
+  ok: boolean
+  detail?: string
+  /** reported, but does not decide readiness */
+  advisory?: boolean
+}
 export interface Readiness { ready: boolean, checks: Record<string, Check> }
 
 export interface ReadinessInputs {

@@ -88,11 +88,17 @@ export function decideAdmission (input: AdmissionInput, p: AdmissionPolicy): Adm
     if (grace === undefined) return { ok: false, reason: reasonForVerifyError(code), detail: code }
   }
   const { snapshot } = p
-  const rev = checkRevocation(input.cert, input.serial, snapshot.denylist, snapshot.crls, p.stalePolicy, now, input.intermediates)
+  const rev = checkRevocation(
+    input.cert, input.serial, snapshot.denylist, snapshot.crls, p.stalePolicy, now, input.intermediates
+  )
   if (!rev.ok) {
     return rev.reason === 'crl_stale'
       ? { ok: false, reason: TlsReasons.CRL_STALE, detail: rev.crl?.source ?? '' }
       : { ok: false, reason: TlsReasons.REVOKED, detail: rev.reason === 'crl' ? `crl ${rev.crl?.source ?? ''}` : 'denylist' }
   }
-  return { ok: true, ...(grace !== undefined ? { grace } : {}), ...(rev.staleCrl !== undefined ? { staleCrl: rev.staleCrl } : {}) }
+  return {
+    ok: true,
+    ...(grace !== undefined ? { grace } : {}),
+    ...(rev.staleCrl !== undefined ? { staleCrl: rev.staleCrl } : {})
+  }
 }

@@ -114,9 +114,13 @@ function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo, gate: P
   const tenant = direct ?? tenants.of(cert, intermediates, snapshot)
   const peer = { ...reading.peer, tenant: tenant?.name ?? DEFAULT_TENANT }
   const chain = (): X509Certificate[] => intermediates.length > 0 ? intermediates : peerIntermediates(chainTop) ?? []
-  const verdict = gate.apply(decideAdmission(
-    { cert, serial: peer.serial, authorized: socket.authorized, verifyError: socket.authorizationError === null ? null : String(socket.authorizationError), intermediates },
-    { snapshot, stalePolicy: o.stalePolicy, tenant }
+  const verdict = gate.apply(decideAdmission({
+    cert,
+    serial: peer.serial,
+    authorized: socket.authorized,
+    verifyError: socket.authorizationError === null ? null : String(socket.authorizationError),
+    intermediates
+  }, { snapshot, stalePolicy: o.stalePolicy, tenant }
   ), cert, chain, () => issuersIn(snapshot.tenants, [cert, ...chain()]))
   const refusal = refusalOf(verdict, tenant, snapshot, socket.servername ?? undefined)
   if (refusal !== undefined) return refuse(o, refusal, { remote, resumed, device: peerLog(peer), issuer: peer.issuer })

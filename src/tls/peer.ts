@@ -88,7 +88,9 @@ export function peerOf (socket: unknown): PeerIdentity | undefined {
 
 /** Log fields for a peer (never the certificate itself). */
 export function peerLog (peer: PeerIdentity | undefined): Record<string, string> | undefined {
-  return peer === undefined ? undefined : { cn: peer.cn, serial: peer.serial, fingerprint: peer.fingerprint, tenant: peer.tenant }
+  return peer === undefined
+    ? undefined
+    : { cn: peer.cn, serial: peer.serial, fingerprint: peer.fingerprint, tenant: peer.tenant }
 }
 
 declare module 'fastify' {

@@ -30,10 +30,17 @@ export interface TenantSource { name: string, ca: string, sni: string[], graceSe
 
 /** The default tenant followed by the configured ones; throws listing unreadable bundles. */
 export function loadTenants (
-  source: { sni: string[], graceSeconds: number, tenants: TenantSource[] }, defaultCaPem: string, defaultCas: X509Certificate[]
+  source: { sni: string[], graceSeconds: number, tenants: TenantSource[] },
+  defaultCaPem: string, defaultCas: X509Certificate[]
 ): TenantTrust[] {
   const out: TenantTrust[] = [
-    { name: DEFAULT_TENANT, caPem: defaultCaPem, caCerts: defaultCas, sni: names(source.sni), graceSeconds: source.graceSeconds }
+    {
+      name: DEFAULT_TENANT,
+      caPem: defaultCaPem,
+      caCerts: defaultCas,
+      sni: names(source.sni),
+      graceSeconds: source.graceSeconds
+    }
   ]
   const problems: string[] = []
   for (const t of source.tenants) {
@@ -91,7 +98,9 @@ const signedBy = (cert: X509Certificate, ca: X509Certificate): boolean => issued
  * a single CA matching by issuer name and key id is that CA and no signature check is needed; when several match
  * (look-alike CAs in different tenants), or the session was resumed, or OpenSSL refused it, the signature decides.
  */
-export function directTenant (leaf: X509Certificate, tenants: TenantTrust[], verified: boolean): TenantTrust | undefined {
+export function directTenant (
+  leaf: X509Certificate, tenants: TenantTrust[], verified: boolean
+): TenantTrust | undefined {
   const candidates = tenants.flatMap((t) => t.caCerts.filter((ca) => issuedBy(leaf, ca)).map((ca) => ({ t, ca })))
   if (verified && candidates.length === 1) return candidates[0]?.t
   return candidates.find((c) => verifiedBy(leaf, c.ca))?.t
@@ -103,7 +112,9 @@ export function issuersIn (tenants: TenantTrust[], certs: X509Certificate[]): X5
 }
 
 /** The tenant whose CA signed one of the intermediates the device sent, which in turn signed the leaf. */
-export function tenantViaIntermediates (leaf: X509Certificate, intermediates: X509Certificate[], tenants: TenantTrust[]): TenantTrust | undefined {
+export function tenantViaIntermediates (
+  leaf: X509Certificate, intermediates: X509Certificate[], tenants: TenantTrust[]
+): TenantTrust | undefined {
   const issuers = intermediates.filter((i) => signedBy(leaf, i))
   if (issuers.length === 0) return undefined
   return tenants.find((t) => t.caCerts.some((ca) => issuers.some((i) => signedBy(i, ca))))

@@ -29,13 +29,17 @@ export class TrustService {
   static async start (o: TrustServiceOptions): Promise<TrustService> {
     const fetcher = o.crl.urls.length === 0
       ? undefined
-      : new CrlFetcher({ urls: o.crl.urls, intervalMs: o.crl.intervalMs, timeoutMs: o.crl.timeoutMs, log: o.log, onResult: o.onCrlFetch })
+      : new CrlFetcher({
+        urls: o.crl.urls, intervalMs: o.crl.intervalMs, timeoutMs: o.crl.timeoutMs, log: o.log, onResult: o.onCrlFetch
+      })
     await fetcher?.fetchAll()
     const initial = await loadTrust(o.source, fetcher?.current())
     return new TrustService(o, initial, fetcher)
   }
 
-  private constructor (o: TrustServiceOptions, initial: TrustSnapshot, private readonly fetcher: CrlFetcher | undefined) {
+  private constructor (
+    o: TrustServiceOptions, initial: TrustSnapshot, private readonly fetcher: CrlFetcher | undefined
+  ) {
     this.reloader = new TrustReloader({
       source: o.source,
       log: o.log,

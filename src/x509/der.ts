@@ -95,7 +95,10 @@ export function certificateExtensions (der: Buffer): Extension[] | undefined {
   return out
 }
 
-/** Whether a keyUsage extension value (a BIT STRING) has bit `bit` set (0 = digitalSignature); undefined if malformed. */
+/**
+ * Whether a keyUsage extension value (a BIT STRING) has bit `bit` set (0 = digitalSignature); undefined if
+ * malformed.
+ */
 export function keyUsageBit (value: Buffer, bit: number): boolean | undefined {
   const bits = tlvAt(value, 0)
   if (bits?.tag !== 0x03 || bits.end - bits.start < 1) return undefined

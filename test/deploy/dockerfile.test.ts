@@ -14,8 +14,9 @@ describe('Dockerfile', () => {
   it('builds in its own stage and runs on the same Node LTS slim base', () => {
     const lts = /^node:(\d+)-[a-z]+-slim$/
     const major = Number(lts.exec(runtime.from)?.[1])
-    expect({ stages: dockerfile.stages.length, same: build?.from === runtime.from, lts: major >= 22 && major % 2 === 0 })
-      .toEqual({ stages: 2, same: true, lts: true })
+    expect({
+      stages: dockerfile.stages.length, same: build?.from === runtime.from, lts: major >= 22 && major % 2 === 0
+    }).toEqual({ stages: 2, same: true, lts: true })
   })
 
   it('installs with npm ci, builds, then prunes to production dependencies, without install scripts', () => {

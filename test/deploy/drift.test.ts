@@ -18,8 +18,12 @@ const TLS_KEYS = ['server_cert', 'server_key', 'tenant_ca_pem'] as const
 const readmeDeployment = (): string => /\n## Deployment\n([\s\S]*?)\n## /.exec(readRepoFile('README.md'))?.[1] ?? ''
 const ambassador = services['mtls-ambassador'] as Doc
 const envOf = (s: Doc): Record<string, string> => (s.environment ?? {}) as Record<string, string>
-const probes = (): Record<string, Probe> => ({ startup: container.startupProbe, liveness: container.livenessProbe, readiness: container.readinessProbe }) as Record<string, Probe>
-const portsByName = (): Record<string, number> => Object.fromEntries((container.ports as Array<{ name: string, containerPort: number }>).map((p) => [p.name, p.containerPort]))
+const probes = (): Record<string, Probe> => ({
+  startup: container.startupProbe, liveness: container.livenessProbe, readiness: container.readinessProbe
+}) as Record<string, Probe>
+const portsByName = (): Record<string, number> => Object.fromEntries(
+  (container.ports as Array<{ name: string, containerPort: number }>).map((p) => [p.name, p.containerPort])
+)
 
 describe('deployment artefacts agree with the configuration', () => {
   it('name only MTLS_* variables the configuration defines', () => {
@@ -69,15 +73,18 @@ describe('deployment artefacts agree with the configuration', () => {
   })
 
   it('the Deployment mounts the TLS material at the default paths and overrides none of them', () => {
-    const volumes = new Map((podSpec.volumes as Array<{ name: string, secret?: { items?: Array<{ path: string }> } }>).map((v) => [v.name, v]))
+    const volumes = new Map((podSpec.volumes as Array<{ name: string, secret?: { items?: Array<{ path: string }> } }>)
+      .map((v) => [v.name, v]))
     const mounted = (container.volumeMounts as Array<{ name: string, mountPath: string, readOnly?: boolean }>)
       .flatMap((m) => (volumes.get(m.name)?.secret?.items ?? []).map((i) => `${m.mountPath}/${i.path}${m.readOnly === true ? '' : ' (writable)'}`))
     const overridden = TLS_KEYS.map((k) => `MTLS_${k.toUpperCase()}`).filter((n) => containerEnv.some((e) => e.name === n))
-    expect({ mounted: mounted.sort(), overridden }).toEqual({ mounted: TLS_KEYS.map(defaultOf).map(String).sort(), overridden: [] })
+    expect({ mounted: mounted.sort(), overridden })
+      .toEqual({ mounted: TLS_KEYS.map(defaultOf).map(String).sort(), overridden: [] })
   })
 
   it('every file path the Deployment environment names lies in a read-only mount', () => {
-    const mounts = (container.volumeMounts as Array<{ mountPath: string, readOnly?: boolean }>).filter((m) => m.readOnly === true)
+    const mounts = (container.volumeMounts as Array<{ mountPath: string, readOnly?: boolean }>)
+      .filter((m) => m.readOnly === true)
     const paths = Object.values(resolvedDeploymentEnv()).flatMap((v) => v.split(',')).filter((v) => v.startsWith('/'))
     expect(paths.length).toBeGreaterThan(0)
     expect(paths.filter((p) => !mounts.some((m) => p === m.mountPath || p.startsWith(m.mountPath + '/')))).toEqual([])

@@ -90,7 +90,8 @@ async function procStatus (pid: number): Promise<Record<string, string>> {
 describe('the image, replayed without a container engine', () => {
   it('holds only dist/, the production node_modules and package.json', async () => {
     const lock = JSON.parse(readRepoFile('package-lock.json')) as { packages: Record<string, { dev?: boolean }> }
-    const present = async (path: string): Promise<boolean> => await access(join(image.workdir, path)).then(() => true, () => false)
+    const present = async (path: string): Promise<boolean> =>
+      await access(join(image.workdir, path)).then(() => true, () => false)
     const entries = Object.entries(lock.packages).filter(([path]) => path.startsWith('node_modules/'))
     const wrong = []
     for (const [path, info] of entries) if (await present(path) === (info.dev === true)) wrong.push(path)

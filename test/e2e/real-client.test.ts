@@ -50,7 +50,8 @@ describe('real Mender client through the gateway', () => {
   afterAll(async () => { await stack?.close() })
 
   const statusOf = (mac: string): string | undefined => stack.sim.state.deviceByIdentity({ mac })?.status
-  const cnsOf = (code: string): unknown[] => stack.gw.withCode(code).map((r) => (r.device as { cn?: string } | undefined)?.cn)
+  const cnsOf = (code: string): unknown[] =>
+    stack.gw.withCode(code).map((r) => (r.device as { cn?: string } | undefined)?.cn)
   const result = (key: string): RunResult => results[key] ?? { code: null, stdout: '', stderr: 'not run' }
 
   describe.each(KINDS)('%s device', (kind) => {

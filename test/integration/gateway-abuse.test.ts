@@ -32,7 +32,9 @@ afterAll(async () => {
 
 beforeEach(() => { sim.reset() })
 
-async function withGateway (overrides: Record<string, unknown>, fn: (gw: GatewayHandle) => Promise<void>): Promise<void> {
+async function withGateway (
+  overrides: Record<string, unknown>, fn: (gw: GatewayHandle) => Promise<void>
+): Promise<void> {
   const gw = await startGateway({ pki, backendUrl: sim.url, overrides })
   try { await fn(gw) } finally { await gw.close() }
 }

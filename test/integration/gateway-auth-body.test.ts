@@ -50,7 +50,9 @@ async function expectStillServing (): Promise<void> {
 
 beforeAll(async () => {
   ;({ pki, sim } = backend = await openBackend())
-  gw = await startGateway({ pki, backendUrl: sim.url, overrides: { tenant_token: TENANT_TOKEN, body_limit: 1024 * 1024 } })
+  gw = await startGateway({
+    pki, backendUrl: sim.url, overrides: { tenant_token: TENANT_TOKEN, body_limit: 1024 * 1024 }
+  })
   ec = deviceAgent(pki, pki.devices.ec)
   rsa = deviceAgent(pki, pki.devices.rsa)
 })

@@ -22,7 +22,11 @@ const authForwards = (): number => sim.requests.filter((r) => r.url.startsWith(A
 beforeAll(async () => {
   ;({ pki, sim } = backend = await openBackend())
   gw = await startGateway({ pki, backendUrl: sim.url })
-  agents = { rsa: deviceAgent(pki, pki.devices.rsa), ec: deviceAgent(pki, pki.devices.ec), ed25519: deviceAgent(pki, pki.devices.ed25519) }
+  agents = {
+    rsa: deviceAgent(pki, pki.devices.rsa),
+    ec: deviceAgent(pki, pki.devices.ec),
+    ed25519: deviceAgent(pki, pki.devices.ed25519)
+  }
 })
 
 afterAll(async () => {

@@ -34,7 +34,9 @@ let macs = 0
 const WEAK_CLIENT = { ciphers: 'DEFAULT:@SECLEVEL=0' }
 
 /** Refused at the handshake with `code`, and an auth request over the same certificate preauthorizes nothing. */
-async function refusedWith (g: GatewayHandle, dev: TestCert, code: string, client: Record<string, unknown> = {}): Promise<void> {
+async function refusedWith (
+  g: GatewayHandle, dev: TestCert, code: string, client: Record<string, unknown> = {}
+): Promise<void> {
   const before = g.withCode(code).length
   const r = await tlsProbe(g.port, { ...withCert(dev), ...client })
   expect(r.response).toBeUndefined()
@@ -142,7 +144,9 @@ describe('device certificate policy', () => {
   it('keeps admitting an EC P-384 device on a resumed session', async () => {
     const dev = opensslCert(pki, 'ec-p384-resume', { key: 'ec:P-384' })
     const { connect } = await import('node:tls')
-    const once = async (session?: Buffer): Promise<{ ok: boolean, resumed: boolean, session?: Buffer }> => await new Promise((resolve) => {
+    const once = async (
+      session?: Buffer
+    ): Promise<{ ok: boolean, resumed: boolean, session?: Buffer }> => await new Promise((resolve) => {
       let data = ''
       let ticket: Buffer | undefined
       let resumed = false

@@ -49,10 +49,13 @@ async function probe (gw: GatewayHandle, dev: TestCert, chainPem: string, sessio
 }
 
 const rootOnly = async (overrides: Record<string, unknown> = {}): Promise<GatewayHandle> =>
-  await startGateway({ pki, backendUrl: backend.sim.url, overrides: { tenant_ca_pem: pki.root.certPath, ...overrides } })
+  await startGateway({
+    pki, backendUrl: backend.sim.url, overrides: { tenant_ca_pem: pki.root.certPath, ...overrides }
+  })
 
 const refusedAs = async (gw: GatewayHandle, code: string, serial: string): Promise<boolean> =>
-  await eventually(() => gw.logs.some((l) => l.code === code && (l.device as { serial?: string } | undefined)?.serial === serial))
+  await eventually(() => gw.logs.some((l) =>
+    l.code === code && (l.device as { serial?: string } | undefined)?.serial === serial))
 
 describe('tenant bundle holding only the root', () => {
   it('admits a device that sends its leaf and intermediate', async () => {

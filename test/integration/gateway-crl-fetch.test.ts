@@ -48,7 +48,10 @@ it('applies a fetched CRL from the start, follows its updates and keeps the last
     expect(await admitted(gw, pki.devices.rsa)).toBe(false)
     expect(await admitted(gw, pki.devices.ec)).toBe(true)
 
-    served = { status: 200, body: await issueCrl(pki.root, { revokedSerials: [pki.devices.rsa.serialHex, pki.devices.ec.serialHex] }) }
+    served = {
+      status: 200,
+      body: await issueCrl(pki.root, { revokedSerials: [pki.devices.rsa.serialHex, pki.devices.ec.serialHex] })
+    }
     expect(await eventually(() => gw.logs.some((l) => l.event === 'reload' && l.trigger === 'crl-fetch' && l.changed === true), 5000)).toBe(true)
     expect(await admitted(gw, pki.devices.ec)).toBe(false)
 

@@ -31,7 +31,11 @@ afterAll(async () => {
   await backend?.close()
 })
 
-interface Hostile { label: string, code: string, send: (port: number) => Promise<{ response?: string, error?: string }> }
+interface Hostile {
+  label: string
+  code: string
+  send: (port: number) => Promise<{ response?: string, error?: string }>
+}
 
 /** A crafted certificate presented as is. */
 const direct = (o: CraftOptions) => async (port: number) => {
@@ -128,7 +132,13 @@ describe('a throw inside a TLS socket handler', () => {
   it('destroys the socket, logs MTLS_ERR_TLS_INTERNAL and counts it (secureConnection)', async () => {
     const capture = new LogCapture()
     const refused: string[] = []
-    const server = createServer({ cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.root.certPem, requestCert: true, rejectUnauthorized: false })
+    const server = createServer({
+      cert: pki.server.chainPem,
+      key: pki.server.keyPem,
+      ca: pki.root.certPem,
+      requestCert: true,
+      rejectUnauthorized: false
+    })
     installTlsGuard(server, {
       log: pino(capture),
       trust: () => { throw new Error('boom') },
@@ -138,7 +148,9 @@ describe('a throw inside a TLS socket handler', () => {
     server.on('secureConnection', (s) => { if (!s.destroyed) s.end('HTTP/1.1 200 OK\r\n\r\n') })
     try {
       const port = await listen(server)
-      const r = await tlsProbe(port, { ca: pki.root.certPem, cert: pki.devices.ec.chainPem, key: pki.devices.ec.keyPem })
+      const r = await tlsProbe(port, {
+        ca: pki.root.certPem, cert: pki.devices.ec.chainPem, key: pki.devices.ec.keyPem
+      })
       expect(r.response).toBeUndefined()
       expect(await eventually(() => refused.includes('MTLS_ERR_TLS_INTERNAL'))).toBe(true)
       expect(capture.records.some((l) => l.code === 'MTLS_ERR_TLS_INTERNAL')).toBe(true)
@@ -148,7 +160,9 @@ describe('a throw inside a TLS socket handler', () => {
   it('is contained when counting a failed handshake throws (tlsClientError)', async () => {
     const capture = new LogCapture()
     const snapshot = await loadTrust(gatewayTrustSource(gw.config.gateway as NonNullable<typeof gw.config.gateway>))
-    const server = createServer({ cert: pki.server.chainPem, key: pki.server.keyPem, requestCert: true, rejectUnauthorized: false })
+    const server = createServer({
+      cert: pki.server.chainPem, key: pki.server.keyPem, requestCert: true, rejectUnauthorized: false
+    })
     installTlsGuard(server, {
       log: pino(capture),
       trust: () => snapshot,

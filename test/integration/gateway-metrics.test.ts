@@ -56,7 +56,9 @@ describe('metrics', () => {
   })
 
   it('counts refused handshakes by reason code', async () => {
-    await tlsProbe(gw.port, { ca: pki.root.certPem, cert: pki.devices.foreign.chainPem, key: pki.devices.foreign.keyPem })
+    await tlsProbe(gw.port, {
+      ca: pki.root.certPem, cert: pki.devices.foreign.chainPem, key: pki.devices.foreign.keyPem
+    })
     await tlsProbe(gw.port, { ca: pki.root.certPem })
     const text = await scrape()
     expect(sample(text, 'mtls_handshake_failures_total', { reason: 'MTLS_ERR_TLS_UNKNOWN_CA' })).toBeGreaterThanOrEqual(1)

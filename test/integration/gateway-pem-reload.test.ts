@@ -60,10 +60,12 @@ describe('truncated PEM files', () => {
     await put(bundle, pem)
     const gw = await startGateway({ pki, backendUrl: backend.sim.url, overrides: { tenant_ca_pem: bundle } })
     try {
-      expect([await admitted(gw.port, pki.devices.ec), await admitted(gw.port, pki.devices.foreign)]).toEqual([true, true])
+      expect([await admitted(gw.port, pki.devices.ec), await admitted(gw.port, pki.devices.foreign)])
+        .toEqual([true, true])
       await put(bundle, cutInsideSecond(pem))
       await expectFailedReload(gw, bundle)
-      expect([await admitted(gw.port, pki.devices.ec), await admitted(gw.port, pki.devices.foreign)]).toEqual([true, true])
+      expect([await admitted(gw.port, pki.devices.ec), await admitted(gw.port, pki.devices.foreign)])
+        .toEqual([true, true])
     } finally { await gw.close() }
   })
 

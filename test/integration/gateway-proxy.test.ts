@@ -230,7 +230,9 @@ describe('backend failures', () => {
 
 describe('upstream TLS', () => {
   let tlsSim: Simulator
-  beforeAll(async () => { tlsSim = await startSimulator({ tls: { cert: pki.server.chainPem, key: pki.server.keyPem } }) })
+  beforeAll(async () => {
+    tlsSim = await startSimulator({ tls: { cert: pki.server.chainPem, key: pki.server.keyPem } })
+  })
   afterAll(async () => { await tlsSim?.close() })
   const httpsUrl = (): string => tlsSim.url.replace('127.0.0.1', 'localhost')
 
@@ -252,7 +254,9 @@ describe('upstream TLS', () => {
   })
 
   it('skips upstream verification only when insecure_skip_verify is set', async () => {
-    const g = await startGateway({ pki, backendUrl: httpsUrl(), overrides: { mender_cert: pki.foreign.certPath, insecure_skip_verify: true } })
+    const g = await startGateway({
+      pki, backendUrl: httpsUrl(), overrides: { mender_cert: pki.foreign.certPath, insecure_skip_verify: true }
+    })
     try {
       expect((await send(agent, g.url + NEXT_V1, { headers: bearer() })).status).toBe(401)
     } finally { await g.close() }

@@ -54,7 +54,8 @@ async function probe (gw: GatewayHandle, dev: TestCert, session?: Buffer): Promi
 }
 
 const refusedAs = async (gw: GatewayHandle, code: string, serial: string): Promise<boolean> =>
-  await eventually(() => gw.logs.some((l) => l.code === code && (l.device as { serial?: string } | undefined)?.serial === serial))
+  await eventually(() => gw.logs.some((l) =>
+    l.code === code && (l.device as { serial?: string } | undefined)?.serial === serial))
 
 describe('denylist', () => {
   it('refuses a denylisted serial (MTLS_ERR_TLS_REVOKED) and admits others', async () => {
@@ -89,7 +90,9 @@ describe('denylist', () => {
   it('picks up a denylist change by watching its folder', async () => {
     const denylist = join(dir, 'blacklist.txt')
     await put(denylist, '')
-    const gw = await startGateway({ pki, backendUrl: sim.url, overrides: { blacklist_path: denylist, reload_watch: true } })
+    const gw = await startGateway({
+      pki, backendUrl: sim.url, overrides: { blacklist_path: denylist, reload_watch: true }
+    })
     try {
       await put(denylist, pki.devices.ed25519.serialHex + '\n')
       expect(await eventually(() => gw.logs.some((l) => l.event === 'reload' && l.changed === true && l.denylisted === 1), 5000)).toBe(true)

@@ -108,7 +108,8 @@ describe('dial', () => {
 describe('awaitConnect for TLS built on connectOptions', () => {
   it('waits for secureConnect over TCP and over a Unix socket; the TLS socket inherits allowHalfOpen', async () => {
     for (const kind of ['tls', 'unix-tls'] as const) {
-      const server = tls.createServer({ key: pki.server.keyPem, cert: pki.server.chainPem, allowHalfOpen: true }, (s) => {
+      const options = { key: pki.server.keyPem, cert: pki.server.chainPem, allowHalfOpen: true }
+      const server = tls.createServer(options, (s) => {
         s.resume()
         s.on('end', () => setTimeout(() => s.end('after your end'), 50))
       })

@@ -3,7 +3,8 @@
 // inherited from systemd socket activation in a real child process.
 import { spawn } from 'node:child_process'
 import {
-  chmodSync, closeSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync
+  chmodSync, closeSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, unlinkSync,
+  writeFileSync
 } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
@@ -206,7 +207,9 @@ describe('listen on a Unix socket', () => {
 })
 
 /** Spawns the inherit child with `fd` as its fd 3 and LISTEN_PID set to its own pid by the shell before exec. */
-function child (address: string, fd: number, env: Record<string, string>): { line: Promise<Record<string, unknown>>, stop: () => Promise<void> } {
+function child (
+  address: string, fd: number, env: Record<string, string>
+): { line: Promise<Record<string, unknown>>, stop: () => Promise<void> } {
   const cmd = `LISTEN_PID=$$ exec "${process.execPath}" --import tsx test/support/net-inherit-child.ts "$0"`
   const p = spawn('sh', ['-c', cmd, address], {
     cwd: REPO_ROOT,

@@ -178,7 +178,9 @@ describe('pipeSockets bookkeeping', () => {
       const pki = kind === 'tls' ? await makeTestPki() : undefined
       const backend = await serve(kind, pki, (s) => { s.resume(); s.on('end', () => setTimeout(() => s.end('late'), 200)) })
       const front = kind === 'tls'
-        ? tls.createServer({ key: pki?.server.keyPem, cert: pki?.server.chainPem }, (a) => { pipeSockets(a, dialEndpoint(backend.endpoint, pki)) })
+        ? tls.createServer({ key: pki?.server.keyPem, cert: pki?.server.chainPem }, (a) => {
+          pipeSockets(a, dialEndpoint(backend.endpoint, pki))
+        })
         : net.createServer((a) => { pipeSockets(a, net.connect({ port: backend.endpoint.port ?? 0, host: '127.0.0.1' })) })
       await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
       const client = await connectTo({ kind, port: (front.address() as net.AddressInfo).port }, pki)

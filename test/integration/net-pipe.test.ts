@@ -42,7 +42,9 @@ describe.each(['tcp', 'unix', 'tls'] as const)('pipeSockets over %s', (kind) => 
   it('carries 24 MiB full duplex, both sides sending at once', async () => {
     const before = resources()
     const fromServer: Array<Promise<unknown>> = []
-    const backend = await serve(kind, pki, (s) => { fromServer.push(Promise.all([sendHashed(s, 24 * MiB), receiveHashed(s)])) })
+    const backend = await serve(kind, pki, (s) => {
+      fromServer.push(Promise.all([sendHashed(s, 24 * MiB), receiveHashed(s)]))
+    })
     const proxy = await pipeProxy(kind, backend.endpoint, pki)
     const client = await connectTo(proxy.endpoint, pki)
     const [clientSent, clientGot] = await Promise.all([sendHashed(client, 24 * MiB), receiveHashed(client)])

@@ -28,7 +28,8 @@ async function exchange (c: Case, first: 'client' | 'server', tlsHalf?: boolean)
     ? tls.createServer({ key, cert, allowHalfOpen: c.serverHalf, minVersion: 'TLSv1.3' }, onSecure)
     : net.createServer({ allowHalfOpen: c.serverHalf }, (raw) => {
       const own = { allowHalfOpen: true } // ignored: the wrapped socket's allowHalfOpen counts
-      const s = new tls.TLSSocket(raw, { isServer: true, secureContext: tls.createSecureContext({ key, cert }), ...own })
+      const secureContext = tls.createSecureContext({ key, cert })
+      const s = new tls.TLSSocket(raw, { isServer: true, secureContext, ...own })
       onSecure(s)
     })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -93,7 +94,8 @@ describe('Node TLS 1.3 half-close', () => {
   it('reads a TCP FIN without close_notify as a plain end: truncation is invisible to the application', async () => {
     let got = ''
     const ended = new Promise<string>((resolve) => {
-      const server = tls.createServer({ key: pki.server.keyPem, cert: pki.server.chainPem, allowHalfOpen: true }, (s) => {
+      const options = { key: pki.server.keyPem, cert: pki.server.chainPem, allowHalfOpen: true }
+      const server = tls.createServer(options, (s) => {
         s.on('data', (d: Buffer) => { got += d.toString() })
         s.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? ''}`))
         s.on('end', () => { resolve('end'); s.destroy(); server.close() })

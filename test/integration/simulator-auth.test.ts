@@ -16,7 +16,9 @@ describe('simulator device auth: server order', () => {
   })
   afterAll(async () => { await sim.close() })
 
-  const post = async (body: string | Buffer, headers: Record<string, string>): Promise<{ status: number, error: string }> => {
+  const post = async (
+    body: string | Buffer, headers: Record<string, string>
+  ): Promise<{ status: number, error: string }> => {
     const res = await http(sim.url, AUTH, { method: 'POST', headers, body })
     return { status: res.status, error: res.json().error }
   }

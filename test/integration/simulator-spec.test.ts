@@ -6,13 +6,15 @@ import { Ajv } from 'ajv'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import {
-  acceptedDevice, authBody, authRequest, basic, deviceKey, http, login, openApiOperation, preauth, USER, type DeviceKey, type Res
+  acceptedDevice, authBody, authRequest, basic, deviceKey, http, login, openApiOperation, preauth, USER,
+  type DeviceKey, type Res
 } from '../support/sim-helpers.js'
 
 const repoRoot = resolve(import.meta.dirname, '..', '..')
 const SPECS = resolve(repoRoot, '..', 'shared', 'mender-api', 'mender-server')
 type Node = Record<string, any>
-const operation = (spec: string, path: string, method: string): Node => openApiOperation(resolve(SPECS, spec), path, method)
+const operation = (spec: string, path: string, method: string): Node =>
+  openApiOperation(resolve(SPECS, spec), path, method)
 
 const ajv = new Ajv({ strict: false, allErrors: true })
 ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/)

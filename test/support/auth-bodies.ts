@@ -69,7 +69,8 @@ function hostilePems (k: CorpusKeys): Record<string, string> {
 
 function fieldCases (k: CorpusKeys): CorpusBody[] {
   const pk = q(k.pemA)
-  const c = (name: string, pairs: Array<[string | Buffer, string | Buffer]>): CorpusBody => ({ name, body: rawObject(pairs) })
+  const c = (name: string, pairs: Array<[string | Buffer, string | Buffer]>): CorpusBody =>
+    ({ name, body: rawObject(pairs) })
   return [
     c('plain', [['"id_data"', q(ID1)], ['"pubkey"', pk]]),
     c('plain with tenant_token', [['"id_data"', q(ID1)], ['"pubkey"', pk], ['"tenant_token"', q('tok-1')]]),

@@ -22,7 +22,9 @@ export function signBody (body: Buffer, keyPem: string): string {
 export interface AuthRequestParts { body: Buffer, headers: Record<string, string> }
 
 /** A signed auth request: `id_data` holds `identity`, `pubkey` is the SPKI PEM of `keyPem`, signed with it. */
-export function authRequest (keyPem: string, identity: Record<string, unknown>, extra: Record<string, unknown> = {}): AuthRequestParts {
+export function authRequest (
+  keyPem: string, identity: Record<string, unknown>, extra: Record<string, unknown> = {}
+): AuthRequestParts {
   const pubkey = createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString()
   const body = Buffer.from(JSON.stringify({ id_data: JSON.stringify(identity), pubkey, ...extra }))
   return { body, headers: { 'content-type': 'application/json', 'x-men-signature': signBody(body, keyPem) } }
@@ -30,7 +32,10 @@ export function authRequest (keyPem: string, identity: Record<string, unknown>, 
 
 export interface Answer { status: number, headers: Record<string, string | string[] | undefined>, text: string }
 
-export async function send (dispatcher: Dispatcher, url: string, opts: { method?: string, body?: Buffer | string, headers?: Record<string, string> } = {}): Promise<Answer> {
+export async function send (
+  dispatcher: Dispatcher, url: string,
+  opts: { method?: string, body?: Buffer | string, headers?: Record<string, string> } = {}
+): Promise<Answer> {
   const res = await request(url, { dispatcher, method: (opts.method ?? 'GET') as Dispatcher.HttpMethod, body: opts.body, headers: opts.headers })
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() }
 }
@@ -40,7 +45,9 @@ export async function postAuth (dispatcher: Dispatcher, baseUrl: string, req: Au
 }
 
 /** Connects, sends one HTTP request, resolves with the response text or the error that ended the connection. */
-export async function tlsProbe (port: number, opts: Record<string, unknown>): Promise<{ response?: string, error?: string }> {
+export async function tlsProbe (
+  port: number, opts: Record<string, unknown>
+): Promise<{ response?: string, error?: string }> {
   return await new Promise((resolve) => {
     let data = ''
     const socket = connect({ port, host: '127.0.0.1', servername: 'localhost', ...opts })

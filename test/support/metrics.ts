@@ -10,7 +10,9 @@ function seriesMatches (line: string, name: string, labels: Record<string, strin
 }
 
 /** The value of the first series of `name` carrying every label in `labels`; undefined when none does. */
-export async function metricValue (statusUrl: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+export async function metricValue (
+  statusUrl: string, name: string, labels: Record<string, string> = {}
+): Promise<number | undefined> {
   const res = await request(`${statusUrl}/metrics`)
   const text = await res.body.text()
   const line = text.split('\n').find((l) => seriesMatches(l, name, labels))

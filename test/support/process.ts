@@ -10,7 +10,9 @@ export interface CliProcess {
   stdout: () => string
   stderr: () => string
   /** Resolves with the first log line matching the predicate. */
-  waitFor: (predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<Record<string, unknown>>
+  waitFor: (
+    predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number
+  ) => Promise<Record<string, unknown>>
   exited: Promise<number | null>
 }
 

@@ -26,7 +26,9 @@ export async function openRaw (port: number, pki: TestPki, device: TestCert): Pr
  * Reads until the peer closes, or nothing arrives for `quietMs` after the last byte (before the first byte the wait
  * is at least `firstByteMs`: a loaded machine may take a while to answer).
  */
-export async function readAll (socket: TLSSocket, quietMs = 800, maxMs = 10_000, firstByteMs = 5000): Promise<RawAnswer> {
+export async function readAll (
+  socket: TLSSocket, quietMs = 800, maxMs = 10_000, firstByteMs = 5000
+): Promise<RawAnswer> {
   return await new Promise((resolve) => {
     let text = ''
     let quiet: NodeJS.Timeout | undefined
@@ -50,7 +52,9 @@ export async function readAll (socket: TLSSocket, quietMs = 800, maxMs = 10_000,
 }
 
 /** Sends `bytes` on a fresh mTLS connection and reads the answer. */
-export async function rawExchange (port: number, pki: TestPki, device: TestCert, bytes: string | Buffer, quietMs?: number): Promise<RawAnswer> {
+export async function rawExchange (
+  port: number, pki: TestPki, device: TestCert, bytes: string | Buffer, quietMs?: number
+): Promise<RawAnswer> {
   const socket = await openRaw(port, pki, device)
   try {
     socket.write(bytes)

@@ -113,7 +113,9 @@ export async function authRequest (base: Target, identity: Record<string, unknow
 }
 
 /** Preauthorizes (identity, key) and authenticates: the device JWT. */
-export async function acceptedDevice (base: Target, identity: Record<string, unknown>, key: DeviceKey): Promise<string> {
+export async function acceptedDevice (
+  base: Target, identity: Record<string, unknown>, key: DeviceKey
+): Promise<string> {
   const token = await login(base)
   const pre = await preauth(base, token, identity, key.pem)
   if (pre.status !== 201) throw new Error(`preauth failed: ${pre.status}`)

@@ -306,7 +306,9 @@ describe('maskedConfig', () => {
   })
 
   it('never contains the password or the token', () => {
-    const text = JSON.stringify([maskedConfig(loadSettings({ env: BASE_ENV })), maskedConfig(loadSettings({ env: TOKEN_ENV }))])
+    const text = JSON.stringify([
+      maskedConfig(loadSettings({ env: BASE_ENV })), maskedConfig(loadSettings({ env: TOKEN_ENV }))
+    ])
     expect([text.includes('pa55-word'), text.includes('pat-secret-token')]).toEqual([false, false])
   })
 

@@ -85,7 +85,9 @@ describe('logger redaction', () => {
   })
 
   it('never writes the secret text', () => {
-    const line = logged({ password: SECRET, token: SECRET, headers: { authorization: SECRET }, config: { mender_pass: SECRET } })
+    const line = logged({
+      password: SECRET, token: SECRET, headers: { authorization: SECRET }, config: { mender_pass: SECRET }
+    })
     expect(line.raw.includes(SECRET)).toBe(false)
   })
 

@@ -84,7 +84,8 @@ describe('createIntermediateCa', () => {
 
 describe('issueServerCert', () => {
   it('is for server authentication only', () => {
-    expect(parse(server.certPem).getExtension(x509.ExtendedKeyUsageExtension)?.usages).toEqual([x509.ExtendedKeyUsage.serverAuth])
+    expect(parse(server.certPem).getExtension(x509.ExtendedKeyUsageExtension)?.usages)
+      .toEqual([x509.ExtendedKeyUsage.serverAuth])
   })
 
   it('carries the DNS and IP subject alternative names', () => {
@@ -101,7 +102,8 @@ describe('issueServerCert', () => {
   })
 
   it('allows digitalSignature only for an EC key', () => {
-    expect(parse(server.certPem).getExtension(x509.KeyUsagesExtension)?.usages).toBe(x509.KeyUsageFlags.digitalSignature)
+    expect(parse(server.certPem).getExtension(x509.KeyUsagesExtension)?.usages)
+      .toBe(x509.KeyUsageFlags.digitalSignature)
   })
 
   it('adds keyEncipherment for an RSA key', async () => {
@@ -117,7 +119,8 @@ describe('issueServerCert', () => {
 
 describe('issueDeviceCert', () => {
   it('is for client authentication only', () => {
-    expect(parse(device.certPem).getExtension(x509.ExtendedKeyUsageExtension)?.usages).toEqual([x509.ExtendedKeyUsage.clientAuth])
+    expect(parse(device.certPem).getExtension(x509.ExtendedKeyUsageExtension)?.usages)
+      .toEqual([x509.ExtendedKeyUsage.clientAuth])
   })
 
   it('carries the common name', () => {

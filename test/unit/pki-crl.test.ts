@@ -20,7 +20,9 @@ beforeAll(async () => {
 /** Whether a TLS server trusting `ca` with `crl` loaded authorizes `device`; the OpenSSL error code otherwise. */
 async function admitted (device: Issued, crl: string): Promise<string> {
   const server = await issueServerCert(ca, { cn: 'localhost', dns: ['localhost'] })
-  const srv = tls.createServer({ key: server.keyPem, cert: server.certPem, ca: ca.certPem, crl, requestCert: true, rejectUnauthorized: false })
+  const srv = tls.createServer({
+    key: server.keyPem, cert: server.certPem, ca: ca.certPem, crl, requestCert: true, rejectUnauthorized: false
+  })
   srv.on('secureConnection', (s) => { s.end(s.authorized ? 'ok' : String(s.authorizationError)) })
   srv.listen(0, '127.0.0.1')
   await once(srv, 'listening')

@@ -11,7 +11,9 @@ interface Verdict { authorized: boolean, error: string | undefined }
 
 /** One handshake: the server asks for a certificate and reports what OpenSSL thought of it. */
 async function handshake (server: Issued, trust: string, client: { cert: string, key: string }, host = 'localhost'): Promise<Verdict> {
-  const srv = tls.createServer({ key: server.keyPem, cert: server.chainPem, ca: trust, requestCert: true, rejectUnauthorized: false })
+  const srv = tls.createServer({
+    key: server.keyPem, cert: server.chainPem, ca: trust, requestCert: true, rejectUnauthorized: false
+  })
   srv.on('secureConnection', (socket) => {
     const error = socket.authorizationError
     socket.end(JSON.stringify({ authorized: socket.authorized, error: error === null ? undefined : String(error) }))
@@ -31,8 +33,10 @@ async function handshake (server: Issued, trust: string, client: { cert: string,
   }
 }
 
-const asClient = (c: { chainPem: string, keyPem: string }): { cert: string, key: string } => ({ cert: c.chainPem, key: c.keyPem })
-const admit = async (c: { chainPem: string, keyPem: string }): Promise<Verdict> => await handshake(pki.server, pki.trust.pem, asClient(c))
+const asClient = (c: { chainPem: string, keyPem: string }): { cert: string, key: string } =>
+  ({ cert: c.chainPem, key: c.keyPem })
+const admit = async (c: { chainPem: string, keyPem: string }): Promise<Verdict> =>
+  await handshake(pki.server, pki.trust.pem, asClient(c))
 
 let pki: TestPki
 beforeAll(async () => { pki = await makeTestPki() })

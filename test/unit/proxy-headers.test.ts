@@ -71,7 +71,8 @@ describe('identity forwarding', () => {
   })
 
   it('adds the identity header when enabled', () => {
-    expect(withIdentity.rewrite({ ...SOURCE, peer: PEER }, {} as Record<string, string>)[IDENTITY_HEADER]).toBe(identityHeaderValue(PEER))
+    expect(withIdentity.rewrite({ ...SOURCE, peer: PEER }, {} as Record<string, string>)[IDENTITY_HEADER])
+      .toBe(identityHeaderValue(PEER))
   })
 
   it('replaces an inbound identity header with the verified one when enabled', () => {

@@ -44,7 +44,10 @@ describe('simulator faults', () => {
 
   it('accepts a valid JSON configuration', () => {
     expect(faultConfigProblems({
-      latencyMs: { login: 5 }, fail: { preauth: { status: 503, count: 1 } }, drop: { device: 2 }, tokenLifetimeSec: { user: 0 }
+      latencyMs: { login: 5 },
+      fail: { preauth: { status: 503, count: 1 } },
+      drop: { device: 2 },
+      tokenLifetimeSec: { user: 0 }
     })).toEqual([])
   })
 

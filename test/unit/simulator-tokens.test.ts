@@ -15,7 +15,9 @@ describe('simulator token service', () => {
   beforeEach(() => {
     lifetimes = { user: 604800, device: 604800 }
     forced = undefined
-    tokens = new TokenService(keys, { multiTenant: true, lifetime: (k) => lifetimes[k], forcedUserLifetime: () => forced })
+    tokens = new TokenService(keys, {
+      multiTenant: true, lifetime: (k) => lifetimes[k], forcedUserLifetime: () => forced
+    })
   })
 
   it('issues user tokens with the contract claims', () => {

@@ -26,9 +26,12 @@ beforeAll(async () => {
 
 afterAll(async () => { await pki?.cleanup() })
 
-const input = (dev: TestCert, authorized = true, verifyError: string | null = null): Parameters<typeof decideAdmission>[0] =>
+const input = (
+  dev: TestCert, authorized = true, verifyError: string | null = null
+): Parameters<typeof decideAdmission>[0] =>
   ({ cert: new X509Certificate(dev.certPem), serial: dev.serialHex, authorized, verifyError })
-const withGrace = (graceSeconds: number): Partial<AdmissionPolicy> => ({ tenant: { ...snapshot.tenants[0]!, graceSeconds } })
+const withGrace = (graceSeconds: number): Partial<AdmissionPolicy> =>
+  ({ tenant: { ...snapshot.tenants[0]!, graceSeconds } })
 const policy = (o: Partial<AdmissionPolicy> = {}): AdmissionPolicy => ({ snapshot, stalePolicy: 'keep', tenant: snapshot.tenants[0], ...o })
 
 describe('decideAdmission', () => {

@@ -17,7 +17,9 @@ afterAll(async () => { await pki.cleanup() })
 
 /** A certificate stand-in with chosen serial/fingerprint spellings (real certificates rarely show them). */
 function fakeCert (serialNumber: string, fingerprint256 = cert.fingerprint256): X509Certificate {
-  return { subject: cert.subject, issuer: cert.issuer, serialNumber, fingerprint256, publicKey: cert.publicKey } as unknown as X509Certificate
+  return {
+    subject: cert.subject, issuer: cert.issuer, serialNumber, fingerprint256, publicKey: cert.publicKey
+  } as unknown as X509Certificate
 }
 
 describe('identityOf', () => {

@@ -58,7 +58,9 @@ describe('checkDeviceCert', () => {
   it('refuses a keyUsage without digitalSignature and an EKU without clientAuth', () => {
     const ku = opensslCert(pki, 'u-ku', { ext: ['keyUsage=critical,keyAgreement', 'extendedKeyUsage=clientAuth'] })
     const eku = opensslCert(pki, 'u-eku', { ext: ['keyUsage=critical,digitalSignature', 'extendedKeyUsage=emailProtection'] })
-    expect([checkDeviceCert(x(ku.certPem), policy), checkDeviceCert(x(eku.certPem), policy)].map((v) => !v.ok && v.reason))
+    expect([
+      checkDeviceCert(x(ku.certPem), policy), checkDeviceCert(x(eku.certPem), policy)
+    ].map((v) => !v.ok && v.reason))
       .toEqual(['MTLS_ERR_TLS_KEY_USAGE', 'MTLS_ERR_TLS_KEY_USAGE'])
   })
 
@@ -91,6 +93,8 @@ describe('explainUnspecified', () => {
   })
 
   it('explains nothing for an ordinary chain', () => {
-    expect(explainUnspecified([x(pki.devices.viaIntermediate.certPem), x(pki.intermediate.certPem)], [x(pki.root.certPem)])).toBeUndefined()
+    expect(explainUnspecified(
+      [x(pki.devices.viaIntermediate.certPem), x(pki.intermediate.certPem)], [x(pki.root.certPem)]
+    )).toBeUndefined()
   })
 })

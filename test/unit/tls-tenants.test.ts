@@ -10,7 +10,8 @@ import { gatewayTrustSource } from '../../src/gateway/trust-source.js'
 let pki: TestPki
 let tenants: TenantTrust[]
 const x = (pem: string): X509Certificate => new X509Certificate(pem)
-const tenant = (name: string, caPem: string, sni: string[] = []): TenantTrust => ({ name, caPem, caCerts: [x(caPem)], sni, graceSeconds: 0 })
+const tenant = (name: string, caPem: string, sni: string[] = []): TenantTrust =>
+  ({ name, caPem, caCerts: [x(caPem)], sni, graceSeconds: 0 })
 
 beforeAll(async () => {
   pki = await makeTestPki()

@@ -54,7 +54,9 @@ export async function authInterceptor (app: FastifyInstance, o: InterceptorOptio
 }
 
 /** Checks, preauthorizes and forwards one auth request; any refusal answers in Mender's shape and forwards nothing. */
-async function handleAuthRequest (o: InterceptorOptions, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function handleAuthRequest (
+  o: InterceptorOptions, request: FastifyRequest, reply: FastifyReply
+): Promise<FastifyReply> {
   const peer = request.peer
   try {
     if (peer === undefined) throw new HttpErrors.UNAUTHENTICATED()
@@ -80,7 +82,9 @@ async function handleAuthRequest (o: InterceptorOptions, request: FastifyRequest
 }
 
 /** The original bytes to Mender; its answer back unchanged (but for hop-by-hop headers). */
-function forward (o: InterceptorOptions, request: FastifyRequest, reply: FastifyReply, body: Buffer, onRefused: () => void): FastifyReply {
+function forward (
+  o: InterceptorOptions, request: FastifyRequest, reply: FastifyReply, body: Buffer, onRefused: () => void
+): FastifyReply {
   return reply.from(AUTH_PATH, {
     retryDelay,
     onResponse: (_request, _reply, res) => {

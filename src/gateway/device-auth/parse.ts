@@ -29,7 +29,9 @@ function readKey (pubkey: string): KeyObject {
   }
 }
 
-export function parseAuthRequest (body: Buffer, contentType: string | undefined, signature: string | undefined): AuthRequest {
+export function parseAuthRequest (
+  body: Buffer, contentType: string | undefined, signature: string | undefined
+): AuthRequest {
   if (contentType === undefined || !JSON_TYPE.test(contentType)) throw new HttpErrors.UNSUPPORTED_MEDIA_TYPE()
   const fields = readAuthBody(body)
   if (fields.id_data === '') throw new HttpErrors.AUTH_BAD_ID_DATA()

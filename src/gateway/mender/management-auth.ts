@@ -88,7 +88,11 @@ export class ManagementAuth {
   private fail (err: CodedError, msg: string): CodedError {
     this.lastError = err
     this.o.onLogin?.('failed')
-    this.o.log.error({ code: err.code, upstreamStatus: (err as { upstreamStatus?: number }).upstreamStatus, cause: (err.cause as Error | undefined)?.message }, msg)
+    this.o.log.error({
+      code: err.code,
+      upstreamStatus: (err as { upstreamStatus?: number }).upstreamStatus,
+      cause: (err.cause as Error | undefined)?.message
+    }, msg)
     return err
   }
 }

@@ -39,7 +39,9 @@ export class ManagementClient {
   }
 
   private async post (req: PreauthRequest, jwt: string): Promise<{ status: number, error?: string }> {
-    const body = JSON.stringify({ identity_data: req.identity, pubkey: req.pubkeyPem, ...(req.force ? { force: true } : {}) })
+    const body = JSON.stringify({
+      identity_data: req.identity, pubkey: req.pubkeyPem, ...(req.force ? { force: true } : {})
+    })
     this.preauthCalls++
     let res: Dispatcher.ResponseData
     try {

@@ -37,7 +37,11 @@ export function connectionTokens (value: string | string[] | undefined): Set<str
 }
 
 /** What the header rewrite needs of a request (structural, so it fits every Fastify request flavour). */
-export interface ForwardSource { id: string, socket: { remoteAddress?: string | undefined }, peer?: PeerIdentity | undefined }
+export interface ForwardSource {
+  id: string
+  socket: { remoteAddress?: string | undefined }
+  peer?: PeerIdentity | undefined
+}
 
 /** Envoy-style XFCC value: `Hash=<sha256>;Serial=<hex>;Subject="<DN>"`. */
 export function identityHeaderValue (peer: PeerIdentity): string {

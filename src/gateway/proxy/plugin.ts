@@ -23,9 +23,12 @@ export async function deviceProxy (app: FastifyInstance, o: ProxyOptions): Promi
     disableRequestLogging: true,
     replyOptions: {
       retryDelay,
-      rewriteRequestHeaders: (request, headers) => o.headers.rewrite(request as FastifyRequest, headers, request.headers.connection),
+      rewriteRequestHeaders: (request, headers) =>
+        o.headers.rewrite(request as FastifyRequest, headers, request.headers.connection),
       rewriteHeaders: (headers) => responseHeaders(headers),
-      onError: (reply, { error }) => { sendError(reply.request as FastifyRequest, reply as FastifyReply, upstreamFailure(error)) }
+      onError: (reply, { error }) => {
+        sendError(reply.request as FastifyRequest, reply as FastifyReply, upstreamFailure(error))
+      }
     }
   })
 }

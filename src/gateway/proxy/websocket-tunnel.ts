@@ -63,7 +63,9 @@ export class WebsocketTunnels {
   /** Handles one 'upgrade' event of the mTLS server; never throws (a failure destroys the device socket). */
   handle (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const id = requestId(req)
-    const ex: Exchange = { req, socket, head, id, log: this.o.log.child({ reqId: id }), started: Date.now(), peer: peerOf(socket) }
+    const ex: Exchange = {
+      req, socket, head, id, log: this.o.log.child({ reqId: id }), started: Date.now(), peer: peerOf(socket)
+    }
     try {
       socket.on('error', () => socket.destroy())
       const verdict = this.o.admission.admit(req, true)
@@ -106,7 +108,9 @@ export class WebsocketTunnels {
       port: this.origin.port !== '' ? Number(this.origin.port) : (https ? 443 : 80),
       method: 'GET',
       path,
-      headers: this.o.headers.rewriteRaw({ id: ex.id, socket: ex.req.socket, peer: ex.peer }, ex.req.rawHeaders, this.origin.host),
+      headers: this.o.headers.rewriteRaw(
+        { id: ex.id, socket: ex.req.socket, peer: ex.peer }, ex.req.rawHeaders, this.origin.host
+      ),
       agent: false,
       setHost: false,
       ...(https ? { ...this.o.tls, servername: /^[\d.:]+$/.test(host) ? undefined : host } : {})

@@ -68,7 +68,9 @@ export function chainAbove (issuer: Ca | undefined): x509.X509Certificate[] {
 }
 
 /** Packages a signed certificate, its key and the chain above it. */
-export async function toIssued (cert: x509.X509Certificate, keys: KeyPair, above: x509.X509Certificate[]): Promise<Issued> {
+export async function toIssued (
+  cert: x509.X509Certificate, keys: KeyPair, above: x509.X509Certificate[]
+): Promise<Issued> {
   const certPem = pemOf(cert)
   return {
     certPem,

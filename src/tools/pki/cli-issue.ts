@@ -4,7 +4,8 @@ import { join, relative } from 'node:path'
 import { createIntermediateCa, createRootCa, issueDeviceCert, issueServerCert } from './issue.js'
 import { demoFiles, writeDemoPki } from './demo.js'
 import {
-  daysFromNow, keyType, list, loadCaFromFlags, positiveInt, required, str, writeOutputs, type CliIo, type Output, type Values
+  daysFromNow, keyType, list, loadCaFromFlags, positiveInt, required, str, writeOutputs,
+  type CliIo, type Output, type Values
 } from './cli-util.js'
 import type { Issued } from './types.js'
 

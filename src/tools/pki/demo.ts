@@ -80,6 +80,8 @@ async function generate (layout: Omit<DemoPkiLayout, 'created'>): Promise<void> 
     writeCertFile(layout.server.ca, root.certPem),
     writeCertFile(layout.tenantCa.cert, tenant.bundlePem),
     writeKeyFile(layout.tenantCa.key, tenant.keyPem),
-    ...devices.flatMap(({ paths, issued }) => [writeCertFile(paths.cert, issued.chainPem), writeKeyFile(paths.key, issued.keyPem)])
+    ...devices.flatMap(({ paths, issued }) => [
+      writeCertFile(paths.cert, issued.chainPem), writeKeyFile(paths.key, issued.keyPem)
+    ])
   ])
 }

@@ -37,7 +37,9 @@ function sanExtension (san: SanInput): x509.Extension[] {
 }
 
 /** CA: basicConstraints CA:true (critical, pathLen for intermediates), keyCertSign + cRLSign (critical). */
-export async function caExtensions (publicKey: CryptoKey, issuerKeyId?: string, pathLen?: number): Promise<x509.Extension[]> {
+export async function caExtensions (
+  publicKey: CryptoKey, issuerKeyId?: string, pathLen?: number
+): Promise<x509.Extension[]> {
   return [
     new x509.BasicConstraintsExtension(true, pathLen, true),
     new x509.KeyUsagesExtension(KU.keyCertSign | KU.cRLSign, true),
@@ -46,7 +48,9 @@ export async function caExtensions (publicKey: CryptoKey, issuerKeyId?: string, 
 }
 
 /** TLS server: serverAuth, SAN DNS/IP, digitalSignature (+ keyEncipherment for RSA key exchange). */
-export async function serverExtensions (publicKey: CryptoKey, keyType: KeyType, issuerKeyId: string, san: SanInput): Promise<x509.Extension[]> {
+export async function serverExtensions (
+  publicKey: CryptoKey, keyType: KeyType, issuerKeyId: string, san: SanInput
+): Promise<x509.Extension[]> {
   const usages = keyType === 'rsa' ? KU.digitalSignature | KU.keyEncipherment : KU.digitalSignature
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
@@ -58,7 +62,9 @@ export async function serverExtensions (publicKey: CryptoKey, keyType: KeyType, 
 }
 
 /** Device (TLS client): clientAuth, digitalSignature, optional SANs. */
-export async function deviceExtensions (publicKey: CryptoKey, issuerKeyId: string, san: SanInput): Promise<x509.Extension[]> {
+export async function deviceExtensions (
+  publicKey: CryptoKey, issuerKeyId: string, san: SanInput
+): Promise<x509.Extension[]> {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(KU.digitalSignature, true),

@@ -18,7 +18,9 @@ export async function createRootCa (o: CaOptions): Promise<Ca> {
 export async function createIntermediateCa (parent: Ca, o: CaOptions): Promise<Ca> {
   const keys = await generateKeyPair(o.keyType ?? 'ec', o.rsaBits)
   const extensions = await caExtensions(keys.publicKey, await keyIdOf(parent.cert), 0)
-  const cert = await signCertificate({ ...o, name: subjectName(o), keys, issuer: parent, days: DEFAULT_DAYS.ca, extensions })
+  const cert = await signCertificate({
+    ...o, name: subjectName(o), keys, issuer: parent, days: DEFAULT_DAYS.ca, extensions
+  })
   const issued = await toIssued(cert, keys, chainAbove(parent))
   const parents = [parent.cert, ...parent.parents]
   return { ...issued, cert, privateKey: keys.privateKey, parents, bundlePem: bundleOf([cert, ...parents]) }
@@ -29,7 +31,9 @@ export async function issueServerCert (ca: Ca, o: ServerCertOptions): Promise<Is
   const keys = await generateKeyPair(o.keyType ?? 'ec', o.rsaBits)
   const san = { dns: o.dns, ips: o.ips }
   const extensions = await serverExtensions(keys.publicKey, keys.keyType, await keyIdOf(ca.cert), san)
-  const cert = await signCertificate({ ...o, name: subjectName(o), keys, issuer: ca, days: DEFAULT_DAYS.server, extensions })
+  const cert = await signCertificate({
+    ...o, name: subjectName(o), keys, issuer: ca, days: DEFAULT_DAYS.server, extensions
+  })
   return await toIssued(cert, keys, chainAbove(ca))
 }
 
@@ -42,7 +46,9 @@ export async function issueDeviceCert (ca: Ca, o: DeviceCertOptions): Promise<Is
     throw new TypeError(`keyPem is an ${keys.keyType} key, not ${o.keyType}`)
   }
   const extensions = await deviceExtensions(keys.publicKey, await keyIdOf(ca.cert), o)
-  const cert = await signCertificate({ ...o, name: subjectName(o), keys, issuer: ca, days: DEFAULT_DAYS.device, extensions })
+  const cert = await signCertificate({
+    ...o, name: subjectName(o), keys, issuer: ca, days: DEFAULT_DAYS.device, extensions
+  })
   return await toIssued(cert, keys, chainAbove(ca))
 }
 

@@ -12,7 +12,9 @@ function parseBundle (certPem: string): x509.X509Certificate[] {
 }
 
 /** The certificate in `bundle` that `cert` was signed by (matching name and verifying signature), if any. */
-async function issuerIn (cert: x509.X509Certificate, bundle: x509.X509Certificate[]): Promise<x509.X509Certificate | undefined> {
+async function issuerIn (
+  cert: x509.X509Certificate, bundle: x509.X509Certificate[]
+): Promise<x509.X509Certificate | undefined> {
   for (const candidate of bundle) {
     if (candidate === cert || candidate.subject !== cert.issuer) continue
     if (await cert.verify({ publicKey: candidate.publicKey, signatureOnly: true })) return candidate

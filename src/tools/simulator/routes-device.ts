@@ -32,7 +32,9 @@ async function attributes (ctx: SimContext, request: FastifyRequest, reply: Fast
   return reply.code(200).send()
 }
 
-async function status (ctx: SimContext, request: FastifyRequest<DeploymentParams>, reply: FastifyReply): Promise<FastifyReply> {
+async function status (
+  ctx: SimContext, request: FastifyRequest<DeploymentParams>, reply: FastifyReply
+): Promise<FastifyReply> {
   const deviceId = authorizeDevice(ctx, request, reply)
   if (deviceId === undefined) return reply
   const decoded = jsonBodyOr400(request, reply, 'failed to decode request body')
@@ -43,7 +45,9 @@ async function status (ctx: SimContext, request: FastifyRequest<DeploymentParams
   return reply.code(204).send()
 }
 
-async function log (ctx: SimContext, request: FastifyRequest<DeploymentParams>, reply: FastifyReply): Promise<FastifyReply> {
+async function log (
+  ctx: SimContext, request: FastifyRequest<DeploymentParams>, reply: FastifyReply
+): Promise<FastifyReply> {
   const deviceId = authorizeDevice(ctx, request, reply)
   if (deviceId === undefined) return reply
   const decoded = jsonBodyOr400(request, reply, 'failed to decode request body')

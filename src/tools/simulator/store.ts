@@ -140,7 +140,9 @@ export class DeviceStore {
   private createDevice (tenant: string, identity: Record<string, unknown>): DeviceRecord {
     const ts = this.now().toISOString()
     const idHash = identityHash(identity)
-    const device: DeviceRecord = { id: randomUUID(), tenant, identity, idHash, createdTs: ts, updatedTs: ts, authSets: [] }
+    const device: DeviceRecord = {
+      id: randomUUID(), tenant, identity, idHash, createdTs: ts, updatedTs: ts, authSets: []
+    }
     this.devices.set(device.id, device)
     this.byIdentity.set(`${tenant}\n${idHash}`, device.id)
     return device
@@ -153,7 +155,9 @@ export class DeviceStore {
 
   private addAuthSet (device: DeviceRecord, key: KeyObject, status: AuthSetStatus): AuthSetRecord {
     const ts = this.now().toISOString()
-    const set: AuthSetRecord = { id: randomUUID(), deviceId: device.id, status, pubkey: spkiPem(key), keyDer: spkiDer(key), ts }
+    const set: AuthSetRecord = {
+      id: randomUUID(), deviceId: device.id, status, pubkey: spkiPem(key), keyDer: spkiDer(key), ts
+    }
     device.authSets.push(set)
     device.updatedTs = ts
     return set

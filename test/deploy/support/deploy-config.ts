@@ -5,7 +5,11 @@ import { parseListen } from '../../../src/config/listen.js'
 import { finalStage, parseDockerfile, type Stage } from './dockerfile.js'
 import { at, composeFile, k8sManifests, kustomization, readRepoFile, type Doc } from './repo-files.js'
 
-export interface EnvVar { name: string, value?: string, valueFrom?: { configMapKeyRef?: KeyRef, secretKeyRef?: KeyRef } }
+export interface EnvVar {
+  name: string
+  value?: string
+  valueFrom?: { configMapKeyRef?: KeyRef, secretKeyRef?: KeyRef }
+}
 export interface KeyRef { name: string, key: string, optional?: boolean }
 export interface Probe { httpGet?: { path: string, port: string | number } }
 

@@ -42,7 +42,9 @@ function parseEnv (args: string): Record<string, string> {
   return out
 }
 
-async function copyFromContext (s: StageState, sources: string[], dest: string, context: { dir: string, files: string[] }): Promise<void> {
+async function copyFromContext (
+  s: StageState, sources: string[], dest: string, context: { dir: string, files: string[] }
+): Promise<void> {
   const target = posix.resolve(s.cwd, dest)
   const intoDir = dest.endsWith('/') || sources.length > 1
   for (const source of sources.map((x) => posix.normalize(x).replace(/^\.\//, ''))) {
@@ -57,7 +59,9 @@ async function copyFromContext (s: StageState, sources: string[], dest: string, 
   }
 }
 
-async function step (s: StageState, i: Instruction, stages: Map<string, StageState>, context: { dir: string, files: string[] }): Promise<void> {
+async function step (
+  s: StageState, i: Instruction, stages: Map<string, StageState>, context: { dir: string, files: string[] }
+): Promise<void> {
   switch (i.op) {
     case 'WORKDIR':
       s.cwd = posix.resolve(s.cwd, i.args.trim())
@@ -69,7 +73,9 @@ async function step (s: StageState, i: Instruction, stages: Map<string, StageSta
       if (c.from === undefined) return await copyFromContext(s, c.sources, c.dest, context)
       const from = stages.get(c.from)
       if (from === undefined || c.sources.length !== 1) throw new Error(`COPY --from=${c.from}: unknown stage or several sources`)
-      return await cp(hostPath(from.root, c.sources[0] as string), hostPath(s.root, posix.resolve(s.cwd, c.dest)), { recursive: true })
+      return await cp(
+        hostPath(from.root, c.sources[0] as string), hostPath(s.root, posix.resolve(s.cwd, c.dest)), { recursive: true }
+      )
     }
     case 'RUN': {
       if (execForm(i.args) !== undefined) throw new Error('exec-form RUN is not replayed')
@@ -89,7 +95,9 @@ async function step (s: StageState, i: Instruction, stages: Map<string, StageSta
 }
 
 /** Replays every stage into `<dir>/stage-N`; only the final stage may not RUN (its base image is not here). */
-export async function replayDockerfile (d: Dockerfile, context: { dir: string, files: string[] }, dir: string): Promise<ImageFs> {
+export async function replayDockerfile (
+  d: Dockerfile, context: { dir: string, files: string[] }, dir: string
+): Promise<ImageFs> {
   const stages = new Map<string, StageState>()
   let last: StageState | undefined
   for (const [n, stage] of d.stages.entries()) {

@@ -11,7 +11,9 @@ export interface Sandboxed {
   pid: number
   lines: Array<Record<string, unknown>>
   output: () => string
-  waitFor: (predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<Record<string, unknown>>
+  waitFor: (
+    predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number
+  ) => Promise<Record<string, unknown>>
   exited: Promise<number | null>
 }
 
@@ -41,7 +43,9 @@ export function numericUser (user: string): string {
 /** The PATH the sandboxed command gets: this machine's node first, as the image has its own on PATH. */
 export const SANDBOX_PATH = `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`
 
-export function startSandboxed (image: ImageFs, o: { certsDir: string, scratch: string, env: Record<string, string> }): Sandboxed {
+export function startSandboxed (
+  image: ImageFs, o: { certsDir: string, scratch: string, env: Record<string, string> }
+): Sandboxed {
   const args = ['-m', '/bin/sh', '-ec', SCRIPT, 'sandbox', o.scratch, o.certsDir, image.workdir, numericUser(image.user),
     ...image.entrypoint, ...image.cmd]
   const child = spawn('unshare', args, { env: { PATH: SANDBOX_PATH, ...image.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
