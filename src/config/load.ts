@@ -134,9 +134,11 @@ export function loadSettings (opts: LoadOptions = {}): Settings {
   const value = Value.Default(ConfigSchema, merged) as Record<string, unknown>
   const invalid = new Set<string>()
   for (const e of Value.Errors(ConfigSchema, value)) {
-    const key = e.path.split('/')[1] ?? ''
+    const [key = '', ...inner] = e.path.split('/').slice(1)
     const where = key in FIELDS ? `${key} (${FIELDS[key as ConfigKey].env})` : (key === '' ? 'config' : `unknown key ${key}`)
-    problems.push(`${where}: ${e.message}`)
+    // inside a list of objects: name the item and the field (`tunnels (MTLS_TUNNELS) [0].listen: …`)
+    const at = inner.map((p) => /^\d+$/.test(p) ? `[${p}]` : `.${p}`).join('')
+    problems.push(`${where}${at === '' ? '' : ` ${at}`}: ${e.message}`)
     invalid.add(key)
   }
   // the cross checks read only string fields: run them unless one of those is itself mistyped

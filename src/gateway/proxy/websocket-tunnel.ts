@@ -14,6 +14,7 @@ import { upstreamFailure } from '../mender/upstream-error.js'
 import { responseHeaders, type HeaderRewriter } from './headers.js'
 import type { UpstreamTls } from './upstream.js'
 import type { RequestAdmission } from '../request-admission.js'
+import { pipeSockets, type Pipe } from '../../net/pipe.js'
 import { peerOf, type PeerIdentity } from '../../tls/peer.js'
 
 /** Largest non-101 answer relayed to the device (Mender's error bodies are tiny). */
@@ -51,7 +52,7 @@ function headText (status: number, message: string, rawHeaders: string[]): strin
 }
 
 export class WebsocketTunnels {
-  private readonly open = new Set<Duplex>()
+  private readonly open = new Map<Duplex, Pipe>()
   private readonly origin: URL
 
   constructor (private readonly o: TunnelOptions) {
@@ -148,15 +149,17 @@ export class WebsocketTunnels {
       up.destroy()
       return
     }
-    this.open.add(socket)
     socket.write(headText(101, res.statusMessage ?? 'Switching Protocols', res.rawHeaders))
     if (upHead.length > 0) socket.write(upHead)
     if (ex.head.length > 0) up.write(ex.head)
-    up.pipe(socket)
-    socket.pipe(up)
-    up.on('error', () => socket.destroy())
-    up.on('close', () => socket.destroy())
-    socket.on('close', () => { this.open.delete(socket); up.destroy() })
+    // the shared byte pipe: back-pressure both ways, half-close propagated, either side's error closes both
+    const pipe = pipeSockets(socket, up, {
+      onClose: (stats) => {
+        this.open.delete(socket)
+        ex.log.info({ event: 'websocket_closed', ...stats }, 'websocket tunnel closed')
+      }
+    })
+    this.open.set(socket, pipe)
     this.done(ex, 101)
   }
 
@@ -191,7 +194,7 @@ export class WebsocketTunnels {
   /** Closes every tunnel (shutdown): websockets have no request boundary to drain at. Returns how many. */
   closeAll (): number {
     const count = this.open.size
-    for (const s of this.open) s.destroy()
+    for (const pipe of this.open.values()) pipe.destroy('shutdown')
     this.open.clear()
     return count
   }
