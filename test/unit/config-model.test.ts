@@ -72,7 +72,8 @@ describe('sections', () => {
 
   it('deep-freezes the result', () => {
     const c = loadConfig({ env: GATEWAY, overrides: { tenants: [{ name: 't', ca_pem: '/x.pem', mender_token: 'x', sni: ['t.example'] }] } })
-    const parts = [c, c.common, c.gateway, c.gateway?.listen, c.gateway?.tenants, c.gateway?.tenants[0], c.gateway?.tenants[0]?.sni]
+    const g = c.gateway
+    const parts = [c, c.common, g, g?.listen, g?.tenants, g?.tenants[0], g?.tenants[0]?.sni]
     expect(parts.map((p) => Object.isFrozen(p))).toEqual(parts.map(() => true))
     expect(() => { (c.gateway?.sni as string[]).push('x') }).toThrow(TypeError)
   })
@@ -146,7 +147,8 @@ describe('tunnel checks', () => {
 
   it('accepts a SPKI pin written with colons, and allow_all alone', () => {
     const pin = 'ab:'.repeat(31) + 'ab'
-    const load = (t: Record<string, unknown>): number => loadConfig({ env: {}, overrides: { tunnels: [t] } }).tunnels.length
+    const load = (t: Record<string, unknown>): number =>
+      loadConfig({ env: {}, overrides: { tunnels: [t] } }).tunnels.length
     expect(load(reverse({ allow_cn: [], allow_spki_sha256: [pin] }))).toBe(1)
     expect(load(reverse({ allow_cn: [], allow_all: true }))).toBe(1)
   })
