@@ -7,6 +7,7 @@ import { openBackend, startGateway } from './gateway.js'
 import { deviceAgent } from './device.js'
 
 export const gatewayTest = test
+  // eslint-disable-next-line no-empty-pattern -- vitest reads a fixture's dependencies from this pattern
   .extend('backend', { scope: 'file' }, async ({}, { onCleanup }) => {
     const backend = await openBackend()
     onCleanup(async () => { await backend.close() })
