@@ -16,9 +16,9 @@ export default defineConfig({
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: '.cache/coverage',
-      // the floor sits just under the measured level (code run only in child processes, the CLIs and the demo,
-      // counts as uncovered)
-      thresholds: { lines: 74, functions: 74, branches: 64, statements: 72 }
+      // the floor sits just under the level measured by the whole suite (lines 88.9 %, functions 86.9 %, branches
+      // 81.6 %, statements 87 %; code run only in child processes, the CLIs and the demo, counts as uncovered)
+      thresholds: { lines: 86, functions: 84, branches: 78, statements: 84 }
     }
   }
 })
