@@ -4,8 +4,8 @@
 import type { Logger } from 'pino'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
-import { loadConfig, loadSettings, maskedConfig, type LoadOptions } from './config/load.js'
-import { buildConfig, type Config } from './config/model.js'
+import { loadAll, loadConfig, maskedConfig, type LoadOptions } from './config/load.js'
+import type { Config } from './config/model.js'
 import { createLogger } from './observe/logger.js'
 import { createRegistry } from './observe/registry.js'
 import { buildStatusApp } from './status/listener.js'
@@ -14,6 +14,7 @@ import { listenError } from './net/listen-error.js'
 import type { Mode } from './mode.js'
 import type { ReloadResult } from './tls/reloader.js'
 import { createGateway } from './gateway/run.js'
+import { createTunnels } from './tunnel/run.js'
 
 export interface Running {
   /** The gateway's mTLS URL ('' when only tunnels run). */
@@ -39,6 +40,7 @@ function readinessOf (modes: Mode[]): Readiness {
 async function buildModes (config: Config, log: Logger, registry: ReturnType<typeof createRegistry>): Promise<Mode[]> {
   const modes: Mode[] = []
   if (config.gateway !== undefined) modes.push(await createGateway(config.gateway, config.common, { log, registry }))
+  if (config.tunnels.length > 0) modes.push(await createTunnels(config.tunnels, config.common, { log, registry }))
   return modes
 }
 
@@ -84,8 +86,9 @@ export async function serve (opts: LoadOptions): Promise<void> {
   let running: Running
   let config: Config
   try {
-    const settings = loadSettings(opts)
-    config = buildConfig(settings)
+    const loaded = loadAll(opts)
+    const settings = loaded.settings
+    config = loaded.config
     logger = createLogger(config.common)
     logger.info({ event: 'config', config: maskedConfig(settings) }, 'effective configuration')
     running = await startServer(config, logger)

@@ -149,7 +149,13 @@ export function loadSettings (opts: LoadOptions = {}): Settings {
 
 /** Loads, validates and sections the configuration (deep-frozen); throws MTLS_ERR_CONFIG_INVALID. */
 export function loadConfig (opts: LoadOptions = {}): Config {
-  return buildConfig(loadSettings(opts))
+  return loadAll(opts).config
+}
+
+/** The validated settings (for the masked startup log) and the configuration built from them. */
+export function loadAll (opts: LoadOptions = {}): { settings: Settings, config: Config } {
+  const settings = loadSettings(opts)
+  return { settings, config: buildConfig(settings, opts.env ?? process.env) }
 }
 
 /** The configuration with secrets replaced by `***`, for the startup log and `check-config`. */

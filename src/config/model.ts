@@ -5,15 +5,26 @@ import { parseListen, type ListenAddress } from './listen.js'
 import { COMMON_KEYS, type CommonKey, type Settings } from './schema.js'
 import type { TunnelSettings } from './tunnels.js'
 import { deepFreeze, type DeepReadonly } from '../lib/deep-freeze.js'
+import type { Address, TcpAddress, UnixAddress } from '../net/address.js'
+import { tunnelConnect, tunnelListen } from './tunnel-checks.js'
 
 export type { ListenAddress }
 
 type Lists = 'crl_paths' | 'crl_urls' | 'sni' | 'identity_binding_keys'
 type Tenant = Settings['tenants'][number]
 
+/** What systemd passed the process: socket activation (LISTEN_*) and the readiness socket (NOTIFY_SOCKET). */
+export interface SystemdEnv {
+  LISTEN_PID?: string
+  LISTEN_FDS?: string
+  LISTEN_FDNAMES?: string
+  NOTIFY_SOCKET?: string
+}
+
 export interface CommonConfig extends Omit<Pick<Settings, CommonKey>, 'status_listen'> {
   /** The plain-HTTP status listener; undefined when `off`. */
   status_listen: ListenAddress | undefined
+  systemd: SystemdEnv
 }
 
 export interface GatewayConfig extends Omit<Settings, CommonKey | Lists | 'listen' | 'tunnels' | 'tenants'> {
@@ -25,11 +36,17 @@ export interface GatewayConfig extends Omit<Settings, CommonKey | Lists | 'liste
   tenants: Tenant[]
 }
 
+/** A tunnel with its addresses parsed. */
+export interface TunnelConfig extends TunnelSettings {
+  listen_address: Address
+  connect_address: TcpAddress | UnixAddress
+}
+
 export interface MutableConfig {
   common: CommonConfig
   /** Undefined when the gateway is not configured (no `mender_backend`, but tunnels). */
   gateway: GatewayConfig | undefined
-  tunnels: TunnelSettings[]
+  tunnels: TunnelConfig[]
 }
 
 export type Config = DeepReadonly<MutableConfig>
@@ -56,9 +73,14 @@ function gatewaySection (s: Settings): GatewayConfig {
   }
 }
 
-/** The sectioned, deep-frozen configuration of validated settings. */
-export function buildConfig (s: Settings): Config {
+const SYSTEMD_KEYS = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET'] as const
+
+/** The sectioned, deep-frozen configuration of validated settings (and of what systemd passed in `env`). */
+export function buildConfig (s: Settings, env: Record<string, string | undefined> = {}): Config {
+  const systemd: SystemdEnv = {}
+  for (const k of SYSTEMD_KEYS) if (env[k] !== undefined) systemd[k] = env[k]
   const common: CommonConfig = {
+    systemd,
     status_listen: s.status_listen === 'off' ? undefined : parseListen(s.status_listen),
     debug_log: s.debug_log,
     log_level: s.log_level,
@@ -66,6 +88,11 @@ export function buildConfig (s: Settings): Config {
     reload_retry_interval: s.reload_retry_interval,
     shutdown_timeout: s.shutdown_timeout
   }
-  const tunnels = s.tunnels.map((t) => structuredClone(t) as TunnelSettings)
+  // validated before: every address parses and a connect address is never an inherited socket
+  const tunnels = s.tunnels.map((t): TunnelConfig => ({
+    ...(structuredClone(t) as TunnelSettings),
+    listen_address: (tunnelListen(t) as { value: Address }).value,
+    connect_address: (tunnelConnect(t) as { value: TcpAddress | UnixAddress }).value
+  }))
   return deepFreeze({ common, gateway: gatewayConfigured(s) ? gatewaySection(s) : undefined, tunnels })
 }

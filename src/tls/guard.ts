@@ -44,6 +44,8 @@ export interface GuardOptions {
   onGrace?: (kind: 'expired' | 'not_yet_valid') => void
   /** The device certificate policy (RSA-2048 minimum unless told). */
   policy?: DevicePolicy
+  /** A last check of an otherwise admitted peer (a tunnel's access rules): a refusal detail, or undefined. */
+  access?: (peer: PeerIdentity) => string | undefined
 }
 
 /**
@@ -73,16 +75,21 @@ function refuse (o: GuardOptions, refusal: Refusal, fields: Record<string, unkno
   return false
 }
 
-/** The refusal of a verdict, a chain no tenant signed, or a tenant the server name does not serve. */
+/**
+ * The refusal of a verdict, a chain no tenant signed, a tenant the server name does not serve, or a peer the access
+ * check turns away.
+ */
 function refusalOf (
-  verdict: Admission, tenant: TenantTrust | undefined, snapshot: TrustSnapshot, servername: string | false | undefined
+  verdict: Admission, tenant: TenantTrust | undefined, snapshot: TrustSnapshot, servername: string | false | undefined,
+  access: () => string | undefined
 ): Refusal | undefined {
   if (!verdict.ok) return { code: verdict.reason, detail: verdict.detail }
   if (tenant === undefined) return { code: TlsReasons.UNKNOWN_CA, detail: 'no tenant CA signed the chain' }
   if (!allowedTenants(snapshot.plan, servername).has(tenant.name)) {
     return { code: TlsReasons.TENANT_MISMATCH, detail: `tenant ${tenant.name} via server name ${String(servername)}` }
   }
-  return undefined
+  const denied = access()
+  return denied === undefined ? undefined : { code: TlsReasons.ACCESS_DENIED, detail: denied }
 }
 
 function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo, gate: PolicyGate): boolean {
@@ -122,7 +129,7 @@ function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo, gate: P
     intermediates
   }, { snapshot, stalePolicy: o.stalePolicy, tenant }
   ), cert, chain, () => issuersIn(snapshot.tenants, [cert, ...chain()]))
-  const refusal = refusalOf(verdict, tenant, snapshot, socket.servername ?? undefined)
+  const refusal = refusalOf(verdict, tenant, snapshot, socket.servername ?? undefined, () => o.access?.(peer))
   if (refusal !== undefined) return refuse(o, refusal, { remote, resumed, device: peerLog(peer), issuer: peer.issuer })
   // refusalOf refuses every verdict that is not ok; this only narrows the type
   if (!verdict.ok) return false

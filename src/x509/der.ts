@@ -113,3 +113,49 @@ export function extendedKeyUsages (value: Buffer): string[] | undefined {
   if (items === undefined || items.some((i) => i.tag !== 0x06)) return undefined
   return items.map((i) => oidText(value.subarray(i.start, i.end)))
 }
+
+export interface AltNames { dns: string[], uri: string[], ip: string[], email: string[] }
+
+/** An iPAddress GeneralName (4 or 16 bytes) in canonical text form; undefined for any other length. */
+function ipText (bytes: Buffer): string | undefined {
+  if (bytes.length === 4) return [...bytes].join('.')
+  if (bytes.length !== 16) return undefined
+  const groups: string[] = []
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16))
+  return canonicalIp(groups.join(':'))
+}
+
+/** The canonical text of an IP address (IPv6 compressed and lower-cased, as WHATWG URLs write hosts). */
+export function canonicalIp (ip: string): string {
+  if (!ip.includes(':')) return ip
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1)
+  } catch {
+    return ip.toLowerCase()
+  }
+}
+
+/**
+ * The subjectAltName values of a DER certificate, by type (an empty set when it has none); undefined when the
+ * extension does not decode. Read from the DER, so a value can never be confused with a separator.
+ */
+export function subjectAltNames (der: Buffer): AltNames | undefined {
+  const ext = certificateExtensions(der)?.find((e) => e.oid === '2.5.29.17')
+  const out: AltNames = { dns: [], uri: [], ip: [], email: [] }
+  if (ext === undefined) return certificateExtensions(der) === undefined ? undefined : out
+  const seq = tlvAt(ext.value, 0)
+  const names = seq?.tag === 0x30 ? children(ext.value, seq) : undefined
+  if (names === undefined) return undefined
+  for (const n of names) {
+    const bytes = ext.value.subarray(n.start, n.end)
+    if (n.tag === 0x82) out.dns.push(bytes.toString('latin1'))
+    else if (n.tag === 0x86) out.uri.push(bytes.toString('latin1'))
+    else if (n.tag === 0x81) out.email.push(bytes.toString('latin1'))
+    else if (n.tag === 0x87) {
+      const ip = ipText(bytes)
+      if (ip === undefined) return undefined
+      out.ip.push(ip)
+    }
+  }
+  return out
+}

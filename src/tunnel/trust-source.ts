@@ -1,0 +1,19 @@
+// A tunnel's trust source: its own certificate and key (a reverse tunnel's server certificate, a forward tunnel's
+// client certificate), the CA bundle its peers must chain to, and the denylist and CRLs for peer certificates.
+import type { TunnelConfig } from '../config/model.js'
+import type { DeepReadonly } from '../lib/deep-freeze.js'
+import type { TrustSource } from '../tls/trust.js'
+
+export function tunnelTrustSource (t: DeepReadonly<TunnelConfig>): TrustSource {
+  return {
+    cert: t.cert,
+    key: t.key,
+    ca: t.ca,
+    sni: [],
+    graceSeconds: 0,
+    tenants: [],
+    denylist: t.blacklist_path,
+    crlPaths: [...t.crl_paths],
+    minVersion: t.tls_min_version
+  }
+}

@@ -1,0 +1,113 @@
+// Starts real tunnels in-process (configured like a YAML `tunnels:` list, status listener on port 0) with every log
+// line captured, plus echo targets and helpers to reach a tunnel's listener.
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../../src/config/load.js'
+import { createLogger } from '../../src/observe/logger.js'
+import { startServer, type Running } from '../../src/server.js'
+import { LogCapture, type LogRecord } from './gateway.js'
+import { metricValue } from './metrics.js'
+import type { TestCert, TestPki } from './pki.js'
+
+export interface TunnelsHandle {
+  running: Running
+  logs: LogRecord[]
+  statusUrl: string
+  /** The listening address of a tunnel, as formatted by the tunnel (`unix:/…`, `127.0.0.1:port`). */
+  address: (name: string) => string
+  withCode: (code: string) => LogRecord[]
+  metric: (name: string, labels?: Record<string, string>) => Promise<number | undefined>
+  close: () => Promise<void>
+}
+
+export async function startTunnels (
+  tunnels: Array<Record<string, unknown>>, overrides: Record<string, unknown> = {}
+): Promise<TunnelsHandle> {
+  const base = { status_listen: '127.0.0.1:0', log_level: 'debug', shutdown_timeout: 2000 }
+  const config = loadConfig({ env: {}, overrides: { ...base, tunnels, ...overrides } })
+  const capture = new LogCapture()
+  const running = await startServer(config, createLogger(config.common, capture))
+  return {
+    running,
+    logs: capture.records,
+    statusUrl: running.statusUrl ?? '',
+    address: (name) => running.addresses[name] ?? '',
+    withCode: (code) => capture.records.filter((r) => r.code === code),
+    metric: async (name, labels) => await metricValue(running.statusUrl ?? '', name, labels),
+    close: async () => await running.stop()
+  }
+}
+
+/** Options to connect to an address a tunnel reports (`unix:/path` or `host:port`). */
+export function connectTo (address: string): Socket {
+  if (address.startsWith('unix:')) return connect({ path: address.slice(5), allowHalfOpen: true })
+  const colon = address.lastIndexOf(':')
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '')
+  return connect({ host, port: Number(address.slice(colon + 1)), allowHalfOpen: true })
+}
+
+/** A TCP echo server on loopback (every byte back, half-close answered with end after the echo). */
+export async function echoServer (): Promise<{ server: Server, port: number, accepted: () => number, close: () => Promise<void> }> {
+  let accepted = 0
+  const sockets = new Set<Socket>()
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    accepted++
+    sockets.add(s)
+    s.on('error', () => {})
+    s.on('close', () => sockets.delete(s))
+    s.pipe(s)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  return {
+    server,
+    port,
+    accepted: () => accepted,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+}
+
+/** A temporary folder for Unix sockets (short path: sun_path holds 107 bytes). */
+export async function socketDir (): Promise<{ dir: string, cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tun-'))
+  return { dir, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
+}
+
+/** A reverse tunnel (TLS on loopback port 0) with the server certificate of the test PKI. */
+export function reverseTunnel (
+  pki: TestPki, connect: string, extra: Record<string, unknown> = {}
+): Record<string, unknown> {
+  return {
+    name: 'reverse',
+    mode: 'reverse',
+    listen: '127.0.0.1:0',
+    connect,
+    cert: pki.server.chainPath,
+    key: pki.server.keyPath,
+    ca: pki.trust.path,
+    allow_all: true,
+    ...extra
+  }
+}
+
+/** A forward tunnel presenting `client` to the remote at `connect`. */
+export function forwardTunnel (
+  pki: TestPki, client: TestCert, listen: string, connect: string, extra: Record<string, unknown> = {}
+): Record<string, unknown> {
+  return {
+    name: 'forward',
+    mode: 'forward',
+    listen,
+    connect,
+    cert: client.chainPath,
+    key: client.keyPath,
+    ca: pki.root.certPath,
+    server_name: 'localhost',
+    ...extra
+  }
+}
