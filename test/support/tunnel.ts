@@ -49,7 +49,9 @@ export function connectTo (address: string): Socket {
 }
 
 /** A TCP echo server on loopback (every byte back, half-close answered with end after the echo). */
-export async function echoServer (): Promise<{ server: Server, port: number, accepted: () => number, close: () => Promise<void> }> {
+export async function echoServer (): Promise<{
+  server: Server, port: number, accepted: () => number, close: () => Promise<void>
+}> {
   let accepted = 0
   const sockets = new Set<Socket>()
   const server = createServer({ allowHalfOpen: true }, (s) => {
