@@ -54,7 +54,7 @@ async function checkConfig (argv: string[]): Promise<number> {
   const opts = configFile(argv, 'check-config')
   if (opts === undefined) return say(COMMANDS['check-config']?.usage ?? '')
   const { loadSettings, maskedConfig } = await import('./config/load.js')
-  const { checkTrust } = await import('./check-trust.js')
+  const { checkTrust } = await import('./cli/check-trust.js')
   try {
     const settings = loadSettings(opts)
     await checkTrust(settings)
@@ -104,6 +104,17 @@ const COMMANDS: Record<string, Command> = {
     synopsis: 'sim [--port N] …',
     summary: 'run the Mender simulator (sim --help)',
     run: async (argv) => { await (await import('./tools/simulator/index.js')).runSimulatorCli(argv); return 0 }
+  },
+  tunnel: {
+    synopsis: 'tunnel <forward|reverse> …',
+    summary: 'run one mTLS tunnel from the command line (tunnel --help)',
+    run: async (argv) => {
+      const { TUNNEL_USAGE, tunnelFromArgs } = await import('./cli/tunnel.js')
+      const parsed = tunnelFromArgs(argv)
+      if (parsed.help) return say(TUNNEL_USAGE)
+      await (await import('./server.js')).serve({ overrides: parsed.overrides, overridesOnly: true })
+      return undefined
+    }
   },
   demo: {
     synopsis: 'demo [--port N] …',

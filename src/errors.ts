@@ -83,8 +83,7 @@ export const TlsReasons = {
   NAME_CONSTRAINTS: 'MTLS_ERR_TLS_NAME_CONSTRAINTS',
   INTERNAL: 'MTLS_ERR_TLS_INTERNAL',
   ACCESS_DENIED: 'MTLS_ERR_TLS_ACCESS_DENIED',
-  SERVER_NAME: 'MTLS_ERR_TLS_SERVER_NAME',
-  SERVER_REFUSED: 'MTLS_ERR_TLS_SERVER_REFUSED'
+  SERVER_NAME: 'MTLS_ERR_TLS_SERVER_NAME'
 } as const
 
 /** Errors that stop the process before it serves (configuration, unreadable TLS material); see NetErrors for ports. */

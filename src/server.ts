@@ -15,6 +15,7 @@ import type { Mode } from './mode.js'
 import type { ReloadResult } from './tls/reloader.js'
 import { createGateway } from './gateway/run.js'
 import { createTunnels } from './tunnel/run.js'
+import { createNotifier } from './net/sd-notify.js'
 
 export interface Running {
   /** The gateway's mTLS URL ('' when only tunnels run). */
@@ -98,6 +99,14 @@ export async function serve (opts: LoadOptions): Promise<void> {
     logger.fatal({ code: (err as { code?: string }).code, err }, `startup failed: ${what}`)
     process.exit(1)
   }
+  // systemd (Type=notify / notify-reload): ready once everything listens, reloading around SIGHUP, stopping
+  const systemd = createNotifier(config.common.systemd)
+  const tell = (msg: Parameters<typeof systemd.notify>[0]): void => {
+    systemd.notify(msg).then((r) => {
+      if (r.problem !== undefined) logger.warn({ event: 'sd_notify', problem: r.problem }, 'systemd notification failed')
+    }, () => {})
+  }
+  tell({ ready: true, status: 'serving' })
   // SIGHUP is a reload, not a stop; a second SIGTERM/SIGINT during the drain exits at once (close-with-grace)
   closeWithGrace({
     delay: config.common.shutdown_timeout + 5000,
@@ -106,9 +115,13 @@ export async function serve (opts: LoadOptions): Promise<void> {
   }, async ({ signal, err }) => {
     if (err !== undefined) logger.fatal({ err }, 'stopping after an unexpected error')
     else logger.info({ event: 'signal', signal }, 'stopping')
+    tell({ stopping: true })
     await running.stop()
   })
-  process.on('SIGHUP', () => { running.reload('SIGHUP').catch(() => {}) })
+  process.on('SIGHUP', () => {
+    tell({ reloading: true })
+    running.reload('SIGHUP').finally(() => { tell({ ready: true, status: 'serving' }) }).catch(() => {})
+  })
 }
 
 export { loadConfig }

@@ -18,6 +18,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv
   /** Values that win over file and environment (tests, CLI flags). */
   overrides?: Partial<Record<ConfigKey, unknown>>
+  /** Only the overrides and defaults count: no file, no MTLS_* variables (`tunnel` on the command line). */
+  overridesOnly?: boolean
 }
 
 const KEYS = Object.keys(FIELDS) as ConfigKey[]
@@ -129,8 +131,9 @@ function crossChecks (c: Settings, problems: string[]): void {
 export function loadSettings (opts: LoadOptions = {}): Settings {
   const env = opts.env ?? process.env
   const problems: string[] = []
-  const file = opts.file ?? env.MTLS_CONFIG
-  const merged = merge(file !== undefined && file !== '' ? readFile(file, problems) : {}, fromEnv(env), opts.overrides ?? {})
+  const file = opts.overridesOnly === true ? undefined : opts.file ?? env.MTLS_CONFIG
+  const fromFile = file !== undefined && file !== '' ? readFile(file, problems) : {}
+  const merged = merge(fromFile, opts.overridesOnly === true ? {} : fromEnv(env), opts.overrides ?? {})
   const value = Value.Default(ConfigSchema, merged) as Record<string, unknown>
   const invalid = new Set<string>()
   for (const e of Value.Errors(ConfigSchema, value)) {

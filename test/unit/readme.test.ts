@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { FIELDS } from '../../src/config/schema.js'
 import { configTable } from '../../src/tools/readme-config.js'
-import { HttpErrors, LogCodes, StartupErrors, TlsReasons } from '../../src/errors.js'
+import { HttpErrors, LogCodes, NetErrors, NetReasons, StartupErrors, TlsReasons } from '../../src/errors.js'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
@@ -46,8 +46,15 @@ describe('README', () => {
     const registry = createRegistry()
     new TrustMetrics(registry, { prefix: 'mtls', labelNames: [] }).watch(() => [])
     new GatewayMetrics(registry).watchWebsockets(() => 0)
+    const { TunnelMetrics } = await import('../../src/tunnel/metrics.js')
+    new TunnelMetrics(registry).trust.watch(() => [])
     const ours = (await registry.getMetricsAsJSON()).map((x) => x.name).filter((n) => n.startsWith('mtls_')).sort()
     expect(section('metrics-table').map((r) => r[0]).sort()).toEqual(ours)
+  })
+
+  it('lists every socket-layer code, and nothing else', () => {
+    const codes = [...Object.values(NetErrors).map((C) => new C('x', 'y').code), ...Object.values(NetReasons)]
+    expect(section('net-table').map((r) => r[0]).sort()).toEqual(codes.sort())
   })
 
   it('names the startup error codes', () => {
