@@ -37,6 +37,8 @@ export const HttpErrors = {
   AUTH_UNSUPPORTED_KEY: def('MTLS_ERR_AUTH_UNSUPPORTED_KEY', 'invalid auth request: unsupported key type', 400),
   MGMT_LOGIN_FAILED: def('MTLS_ERR_MGMT_LOGIN_FAILED', 'device authorization unavailable', 502),
   MGMT_UNAVAILABLE: def('MTLS_ERR_MGMT_UNAVAILABLE', 'device authorization unavailable', 503),
+  MGMT_BUSY: def('MTLS_ERR_MGMT_BUSY', 'device authorization busy', 503),
+  MGMT_THROTTLED: def('MTLS_ERR_MGMT_THROTTLED', 'device authorization busy', 503),
   PREAUTH_FAILED: def('MTLS_ERR_PREAUTH_FAILED', 'device authorization failed', 502),
   UPSTREAM_CONNECT: def('MTLS_ERR_UPSTREAM_CONNECT', 'backend unavailable', 502),
   UPSTREAM_TLS: def('MTLS_ERR_UPSTREAM_TLS', 'backend unavailable', 502),

@@ -52,6 +52,8 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: un
   }
   if (status >= 500) request.log.error(fields, coded.message)
   else request.log.warn(fields, coded.message)
+  const retryAfter = (coded as { retryAfter?: unknown }).retryAfter
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
   return reply
     .code(status)
     .header('x-men-requestid', request.id)

@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../config/model.js'
 import type { DeepReadonly } from '../lib/deep-freeze.js'
 import { ManagementAuth } from './mender/management-auth.js'
 import { ManagementClient } from './mender/management-client.js'
+import { CallGate } from './mender/call-gate.js'
 import { Preauthorizer } from './device-auth/preauthorizer.js'
 import { DEFAULT_TENANT } from '../tls/tenants.js'
 import type { LoginResult } from './mender/management-health.js'
@@ -36,6 +37,10 @@ export function buildTenantServices (
 ): Map<string, TenantServices> {
   const all: Credentials[] = [{ ...config, name: DEFAULT_TENANT }, ...config.tenants]
   const out = new Map<string, TenantServices>()
+  // one gate for every tenant: they share the one Mender
+  const gate = new CallGate({
+    concurrency: config.mgmt_concurrency, queueSize: config.mgmt_queue_size, queueTimeoutMs: config.mgmt_queue_timeout
+  })
   for (const t of all) {
     const log = o.log.child({ component: 'management', tenant: t.name })
     const auth = new ManagementAuth({
@@ -47,7 +52,7 @@ export function buildTenantServices (
       log,
       onLogin: (result) => { o.onLogin(result, t.name, result === 'failed' ? failure(auth) : undefined) }
     })
-    const management = new ManagementClient({ baseUrl: o.backend, auth, dispatcher: o.dispatcher, log })
+    const management = new ManagementClient({ baseUrl: o.backend, auth, dispatcher: o.dispatcher, log, gate })
     const preauthorizer = new Preauthorizer({
       client: management,
       force: config.preauth_force,

@@ -236,6 +236,39 @@ describe('auth request: Mender failures', () => {
     expect(sim.state.deviceByIdentity(identity)?.status).toBe('accepted')
   })
 
+  it('backs off after Mender answers 429 to a preauthorization: devices get 503 + Retry-After, Mender no calls', async () => {
+    const g = await startGateway({ pki, backendUrl: sim.url })
+    try {
+      sim.faults.failNext('preauth', 429, 1)
+      const first = await postAuth(agents.ec, g.url, authRequest(pki.devices.ec.keyPem, nextIdentity()))
+      expect([first.status, first.headers['retry-after']]).toEqual([503, '5'])
+      const calls = sim.counts.preauth
+      const second = await postAuth(agents.rsa, g.url, authRequest(pki.devices.rsa.keyPem, nextIdentity()))
+      expect(second.status).toBe(503)
+      expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+      expect(g.withCode('MTLS_ERR_MGMT_THROTTLED').length).toBeGreaterThanOrEqual(2)
+      expect(sim.counts.preauth).toBe(calls)
+      expect(authForwards()).toBe(0)
+    } finally {
+      await g.close()
+    }
+  })
+
+  it('answers 503 MTLS_ERR_MGMT_BUSY + Retry-After when every management slot is taken and the queue is full', async () => {
+    const g = await startGateway({ pki, backendUrl: sim.url, overrides: { mgmt_concurrency: 1, mgmt_queue_size: 0 } })
+    try {
+      sim.faults.latency('preauth', 800)
+      const slow = postAuth(agents.ec, g.url, authRequest(pki.devices.ec.keyPem, nextIdentity()))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const refused = await postAuth(agents.rsa, g.url, authRequest(pki.devices.rsa.keyPem, nextIdentity()))
+      expect([refused.status, refused.headers['retry-after']]).toEqual([503, '10'])
+      expect(JSON.parse(refused.text)).toHaveProperty('request_id')
+      expect((await slow).status).toBe(200)
+    } finally {
+      await g.close()
+    }
+  })
+
   it('admits a key that differs from the certificate key in relaxed mode', async () => {
     const g = await startGateway({ pki, backendUrl: sim.url, overrides: { key_match: 'relaxed' } })
     try {

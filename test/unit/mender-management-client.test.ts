@@ -1,5 +1,6 @@
 // Unit tests of the preauthorization call against a tiny local HTTP server standing in for Mender's login and
 // devauth endpoints: outcome mapping, one re-login on 401, request shape, and secrets kept out of the log.
+import { CallGate } from '../../src/gateway/mender/call-gate.js'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import { Agent } from 'undici'
 import { closeServer, listenOnLoopback, TextSink } from '../support/local-server.js'
@@ -69,7 +70,8 @@ function client (o: { token?: string, url?: string } = {}): ManagementClient {
   const log = createLogger({ debug_log: false, log_level: 'trace' }, sink)
   const url = o.url ?? baseUrl
   const auth = new ManagementAuth({ baseUrl: url, user: USER, pass: PASS, token: o.token ?? '', dispatcher: agent, log })
-  return new ManagementClient({ baseUrl: url, auth, dispatcher: agent, log })
+  const gate = new CallGate({ concurrency: 16, queueSize: 100, queueTimeoutMs: 5000 })
+  return new ManagementClient({ baseUrl: url, auth, dispatcher: agent, log, gate })
 }
 
 async function codeOf (p: Promise<unknown>): Promise<string> {

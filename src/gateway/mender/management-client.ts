@@ -1,9 +1,11 @@
 // Calls to Mender's management API the ambassador needs: preauthorize (devauth v2), retried once with a fresh
-// token when Mender answers 401. Network failures and unexpected answers become coded errors.
+// token when Mender answers 401, each through the call gate (bounded concurrency; a 429 holds every call for its
+// Retry-After). Network failures and unexpected answers become coded errors.
 import { request, type Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import { HttpErrors, type CodedError } from '../../errors.js'
 import type { ManagementAuth } from './management-auth.js'
+import { busy, retryAfterSeconds, type CallGate } from './call-gate.js'
 
 export const PREAUTH_PATH = '/api/management/v2/devauth/devices'
 
@@ -18,7 +20,9 @@ export interface PreauthRequest {
 export class ManagementClient {
   preauthCalls = 0
 
-  constructor (private readonly o: { baseUrl: string, auth: ManagementAuth, dispatcher: Dispatcher, log: Logger }) {}
+  constructor (private readonly o: {
+    baseUrl: string, auth: ManagementAuth, dispatcher: Dispatcher, log: Logger, gate: CallGate
+  }) {}
 
   /** POST /devauth/devices: 201 → created, 409 → conflict (identity exists); anything else throws. */
   async preauthorize (req: PreauthRequest): Promise<PreauthOutcome> {
@@ -39,6 +43,10 @@ export class ManagementClient {
   }
 
   private async post (req: PreauthRequest, jwt: string): Promise<{ status: number, error?: string }> {
+    return await this.o.gate.run(async () => await this.send(req, jwt))
+  }
+
+  private async send (req: PreauthRequest, jwt: string): Promise<{ status: number, error?: string }> {
     const body = JSON.stringify({
       identity_data: req.identity, pubkey: req.pubkeyPem, ...(req.force ? { force: true } : {})
     })
@@ -56,6 +64,12 @@ export class ManagementClient {
       throw new HttpErrors.MGMT_UNAVAILABLE({ cause: err })
     }
     const text = await res.body.text()
+    if (res.statusCode === 429) {
+      const seconds = retryAfterSeconds(res.headers['retry-after'])
+      this.o.gate.throttle(seconds)
+      this.o.log.warn({ code: 'MTLS_ERR_MGMT_THROTTLED', upstreamStatus: 429, retryAfter: seconds }, 'Mender throttles preauthorization')
+      throw Object.assign(busy('THROTTLED', seconds), { upstreamStatus: 429 })
+    }
     if (res.statusCode >= 500) {
       this.o.log.error({ code: 'MTLS_ERR_MGMT_UNAVAILABLE', upstreamStatus: res.statusCode }, 'preauthorization failed upstream')
       throw Object.assign(new HttpErrors.MGMT_UNAVAILABLE(), { upstreamStatus: res.statusCode })
