@@ -43,7 +43,9 @@ describe('sections', () => {
     const c = loadConfig({ env: { ...GATEWAY, MTLS_LOG_LEVEL: 'warn', MTLS_BODY_LIMIT: '2048' } })
     expect(c.common.log_level).toBe('warn')
     expect(c.gateway?.body_limit).toBe(2048)
-    expect(Object.keys(c.common).sort()).toEqual(['debug_log', 'log_level', 'reload_retry_interval', 'reload_watch', 'shutdown_timeout', 'status_listen'])
+    expect(Object.keys(c.common).sort()).toEqual([
+      'debug_log', 'log_level', 'reload_retry_interval', 'reload_watch', 'shutdown_timeout', 'status_listen', 'systemd',
+    ])
     expect(c.gateway).not.toHaveProperty('log_level')
     expect(c.tunnels).toEqual([])
   })
