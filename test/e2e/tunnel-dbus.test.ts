@@ -70,6 +70,27 @@ async function busMethod (member: string, ...args: string[]): Promise<string> {
   return r.stdout
 }
 
+const hex = (text: string): string => Buffer.from(text).toString('hex')
+
+/** The SASL exchange by hand on the forward socket: each line sent after the previous answer; the answers. */
+async function authLines (lines: string[]): Promise<string[]> {
+  const s = connectTo(`unix:${dir.dir}/agent.sock`)
+  s.on('error', () => {})
+  let buf = ''
+  s.on('data', (d: Buffer) => { buf += d.toString() })
+  await once(s, 'connect')
+  s.write('\0')
+  const answers: string[] = []
+  for (const line of lines) {
+    s.write(`${line}\r\n`)
+    expect(await eventually(() => buf.includes('\r\n'), 10_000)).toBe(true)
+    answers.push(buf.slice(0, buf.indexOf('\r\n')))
+    buf = buf.slice(buf.indexOf('\r\n') + 2)
+  }
+  s.destroy()
+  return answers
+}
+
 describe('D-Bus through forward (Unix) → mTLS → reverse → dbus-daemon', () => {
   it('lists the bus names, the test service registered through the tunnel among them (dbus-send, busctl)', async () => {
     const names = await busMethod('ListNames')
@@ -119,6 +140,14 @@ describe('D-Bus through forward (Unix) → mTLS → reverse → dbus-daemon', ()
     expect(pid).toContain(`uint32 ${process.pid}`)
   })
 
+  it('EXTERNAL authenticates the proxy\'s uid: another uid claimed is rejected, no claim (sd-bus) passes as the proxy', async () => {
+    const other = await authLines([`AUTH EXTERNAL ${hex(String((process.getuid?.() ?? 0) + 4242))}`])
+    expect(other[0]).toMatch(/^REJECTED/)
+    const none = await authLines(['AUTH EXTERNAL', 'DATA'])
+    expect(none[0]).toBe('DATA')
+    expect(none[1]).toMatch(/^OK [0-9a-f]{32}$/)
+  })
+
   it('carries every connection through both tunnels, logged with the client certificate\'s identity', async () => {
     await busMethod('GetId')
     expect(await eventually(() => reverse.logs.some((l) => closed(l) && (l.peer as { cn?: string } | undefined)?.cn === 'ec' &&
@@ -140,8 +169,7 @@ describe('D-Bus through forward (Unix) → mTLS → reverse → dbus-daemon', ()
       const got: Buffer[] = []
       raw.on('data', (d: Buffer) => got.push(d))
       raw.on('error', () => {})
-      const uid = Buffer.from(String(process.getuid?.() ?? 0)).toString('hex')
-      raw.write(Buffer.from(`\0AUTH EXTERNAL ${uid}\r\n`))
+      raw.write(Buffer.from(`\0AUTH EXTERNAL ${hex(String(process.getuid?.() ?? 0))}\r\n`))
       await Promise.race([once(raw, 'end'), once(raw, 'close')])
       raw.destroy()
       expect(Buffer.concat(got).length).toBe(0)
