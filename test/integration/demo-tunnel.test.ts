@@ -5,6 +5,16 @@ import { describe, expect, it } from 'vitest'
 import { runCli } from '../support/process.js'
 import { eventually } from '../support/device.js'
 import { runTool } from '../support/tools.js'
+import { Writable } from 'node:stream'
+import { runDbusDemo } from '../../src/tools/demo-tunnel/dbus.js'
+import { runSidecarDemo } from '../../src/tools/demo-tunnel/sidecar.js'
+
+/** A stream keeping what is written to it. */
+function collector (): { out: Writable, text: () => string } {
+  let text = ''
+  const out = new Writable({ write (chunk: Buffer, _enc, cb) { text += chunk.toString(); cb() } })
+  return { out, text: () => text }
+}
 
 const closedLines = (out: string, tunnel: string): number =>
   out.split('\n').filter((l) => l.includes('"event":"tunnel_connection"') && l.includes(`"tunnel":"${tunnel}"`) &&
@@ -21,6 +31,23 @@ describe('demo dbus', () => {
     expect(closedLines(out, 'controller')).toBeGreaterThanOrEqual(1)
     expect(out).toContain('"cn":"device-ec"')
     expect(closedLines(out, 'agent')).toBeGreaterThanOrEqual(1)
+  }, 60_000)
+})
+
+describe('demos in process (--once)', () => {
+  it('demo dbus and demo sidecar answer --help and run their check', async () => {
+    const help = collector()
+    expect(await runDbusDemo(['--help'], help.out)).toBe(0)
+    expect(await runSidecarDemo(['--help'], help.out)).toBe(0)
+    expect(help.text()).toContain('usage: mtls-ambassador demo dbus')
+    expect(help.text()).toContain('usage: mtls-ambassador demo sidecar')
+    const dbus = collector()
+    expect(await runDbusDemo(['--once', '--port', '0'], dbus.out)).toBe(0)
+    expect(dbus.text()).toContain('string "org.freedesktop.DBus"')
+    const sidecar = collector()
+    expect(await runSidecarDemo(['--once', '--client-port', '0', '--server-port', '0', '--app-port', '0'], sidecar.out)).toBe(0)
+    expect(sidecar.text()).toContain('HTTP 200')
+    expect(closedLines(sidecar.text(), 'server-proxy')).toBeGreaterThanOrEqual(1)
   }, 60_000)
 })
 
