@@ -91,7 +91,7 @@ async function authLines (lines: string[]): Promise<string[]> {
   return answers
 }
 
-describe('D-Bus through forward (Unix) → mTLS → reverse → dbus-daemon', () => {
+describe('D-Bus through forward (Unix) → mTLS → reverse → dbus-daemon', { timeout: 90_000 }, () => {
   it('lists the bus names, the test service registered through the tunnel among them (dbus-send, busctl)', async () => {
     const names = await busMethod('ListNames')
     expect(names).toContain('string "org.freedesktop.DBus"')
