@@ -134,3 +134,14 @@ export class Ledger {
       s.unanswered === 0
   }
 }
+
+/** Runs `fn` on every item, at most `concurrency` at a time (bounded: one pass over the items). */
+export async function runPool<T> (
+  items: T[], concurrency: number, fn: (item: T, index: number) => Promise<void>
+): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i] as T, i)
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
+}

@@ -3,7 +3,7 @@
 // line; and its resources as the kernel and its metrics report them: RSS (/proc/<pid>/status VmRSS), open file
 // descriptors (/proc/<pid>/fd) and open connections and websockets (/metrics on the status listener).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { TEST_USER } from '../../support/gateway.js'
 import { metricValue } from '../../support/metrics.js'
@@ -15,6 +15,10 @@ export interface LogLine { level?: number | string, code?: string, event?: strin
 export interface Resources {
   rssKb: number
   fds: number
+  /** Of those, TCP connections to the backend (the upstream keep-alive pool, reused and closed by its own timer). */
+  upstreamFds: number
+  /** Of those, connections to the status listener (the scenario's own /metrics reads). */
+  statusFds: number
   /** mtls_open_connections: admitted TLS connections. */
   openConnections: number
   openWebsockets: number
@@ -67,11 +71,43 @@ export function gatewayEnv (o: GatewayProcessOptions): Record<string, string> {
   }
 }
 
-/** VmRSS of a process in kB, and its open file descriptors. */
-export function processResources (pid: number): { rssKb: number, fds: number } {
+/** Socket inodes of TCP connections (not listeners) matching `pick(localPort, remotePort)`, from /proc/net/tcp{,6}. */
+function tcpInodes (pick: (local: number, remote: number) => boolean): Set<string> {
+  const out = new Set<string>()
+  const port = (addr: string | undefined): number => parseInt(addr?.slice(addr.lastIndexOf(':') + 1) ?? '', 16)
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try { text = readFileSync(file, 'utf8') } catch { continue }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/)
+      const remote = port(cols[2])
+      if (remote !== 0 && pick(port(cols[1]), remote)) out.add(cols[9] ?? '')
+    }
+  }
+  return out
+}
+
+/**
+ * VmRSS of a process in kB, its open file descriptors, and how many of them are connections to `upstreamPort` (the
+ * keep-alive pool towards Mender) or to its own `statusPort` (the scenario reading /metrics).
+ */
+export function processResources (pid: number, upstreamPort?: number, statusPort?: number):
+Omit<Resources, 'openConnections' | 'openWebsockets'> {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]
-  return { rssKb: Number(rss ?? NaN), fds: readdirSync(`/proc/${pid}/fd`).length }
+  const fds = readdirSync(`/proc/${pid}/fd`)
+  const upstream = tcpInodes((_local, remote) => remote === upstreamPort)
+  const scraping = tcpInodes((local) => local === statusPort)
+  let upstreamFds = 0
+  let statusFds = 0
+  for (const fd of fds) {
+    let link = ''
+    try { link = readlinkSync(`/proc/${pid}/fd/${fd}`) } catch { continue }
+    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1] ?? '-'
+    if (upstream.has(inode)) upstreamFds++
+    if (scraping.has(inode)) statusFds++
+  }
+  return { rssKb: Number(rss ?? NaN), fds: fds.length, upstreamFds, statusFds }
 }
 
 function lineReader (onLine: (line: LogLine) => void): (chunk: Buffer) => void {
@@ -126,6 +162,8 @@ export async function startGatewayProcess (o: GatewayProcessOptions): Promise<Ga
   const statusUrl = String(listening.statusUrl)
   const alive = (): boolean => child.exitCode === null && child.signalCode === null
   const pid = child.pid as number
+  const upstreamPort = Number(new URL(o.backendUrl).port) || undefined
+  const statusPort = Number(new URL(statusUrl).port)
   return {
     child,
     pid,
@@ -139,7 +177,7 @@ export async function startGatewayProcess (o: GatewayProcessOptions): Promise<Ga
     waitFor,
     exited,
     sample: async () => ({
-      ...processResources(pid),
+      ...processResources(pid, upstreamPort, statusPort),
       openConnections: await metricValue(statusUrl, 'mtls_open_connections') ?? NaN,
       openWebsockets: await metricValue(statusUrl, 'mtls_open_websockets') ?? NaN
     }),
@@ -154,9 +192,13 @@ export async function startGatewayProcess (o: GatewayProcessOptions): Promise<Ga
   }
 }
 
+/** File descriptors besides the upstream pool and the metrics reads: device connections, listeners, files. */
+export const ownFds = (r: Resources): number => r.fds - r.upstreamFds - r.statusFds
+
 /**
- * Waits (bounded) until the gateway is back at its baseline: open connections and websockets equal to it, fds
- * within `fdSlack` of it. Resolves with the last sample, whether or not it got there (the caller asserts).
+ * Waits (bounded) until the gateway is back at its baseline: open connections and websockets equal to it, fds (the
+ * upstream pool aside) within `fdSlack` of it. Resolves with the last sample, whether or not it got there (the caller
+ * asserts).
  */
 export async function settled (
   gw: GatewayProcess, baseline: Resources, fdSlack = 2, timeoutMs = 20_000
@@ -165,7 +207,7 @@ export async function settled (
   let now = await gw.sample()
   while (Date.now() < end) {
     if (now.openConnections === baseline.openConnections && now.openWebsockets === baseline.openWebsockets &&
-      now.fds <= baseline.fds + fdSlack) return now
+      ownFds(now) <= ownFds(baseline) + fdSlack) return now
     await new Promise((resolve) => setTimeout(resolve, 200))
     now = await gw.sample()
   }
