@@ -20,7 +20,8 @@ if (at >= 0) {
 }
 
 // one report per config, so two suites run one after the other never read each other's report
-const name = config === undefined ? 'vitest-report' : `vitest-report-${basename(config).replace(/\.[^.]*$/, '').replace(/[^\w.-]/g, '_')}`
+const suite = config === undefined ? '' : basename(config).replace(/\.[^.]*$/, '').replace(/^vitest\.|\.config$/g, '')
+const name = suite === '' ? 'vitest-report' : `vitest-report-${suite.replace(/[^\w.-]/g, '_')}`
 const report = `.cache/${name}.json`
 mkdirSync('.cache', { recursive: true })
 rmSync(report, { force: true })

@@ -3,6 +3,7 @@
 // configured timeouts; connection churn with abrupt resets at every phase; running out of file descriptors under
 // `prlimit`. Every legitimate request is accounted for in a ledger, the process stays up, and connections, fds and
 // memory return to their baseline afterwards. Figures go to .cache/reliability/abuse-*.json.
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
@@ -69,6 +70,19 @@ function tls10Hello (): Buffer {
   return Buffer.concat([Buffer.from([0x16, 0x03, 0x01, handshake.length >> 8, handshake.length & 0xff]), handshake])
 }
 
+/** A real TLS 1.0 client (OpenSSL's s_client, TLS 1.0 allowed at security level 0): what it printed. */
+async function opensslTls1 (port: number): Promise<string> {
+  const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1', '-cipher', 'DEFAULT@SECLEVEL=0', '-servername', 'localhost']
+  const child = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await new Promise((resolve) => child.once('close', resolve))
+  clearTimeout(timer)
+  return out
+}
+
 interface Report { resources: { before: Resources, peak: Resources, after: Resources } }
 
 /** Samples RSS and fds every 250 ms while `work` runs; the peak of each. */
@@ -103,9 +117,9 @@ async function expectRecovered (gw: GatewayProcess, before: Resources, peak: Res
 
 describe('abuse', () => {
   it('serves legitimate devices through a handshake flood of silent sockets, garbage and TLS 1.0 hellos', async () => {
-    await withGateway({ MTLS_HANDSHAKE_TIMEOUT: '2000' }, async (gw, before) => {
+    await withGateway({ MTLS_HANDSHAKE_TIMEOUT: '3000' }, async (gw, before) => {
       const ledger = new Ledger('legit')
-      const flood = { silent: 0, garbage: 0, tls10: 0, tls10Alerts: 0 }
+      const flood = { silent: 0, garbage: 0, tls10: 0, tls10Alerts: 0, opensslTls1: 0, opensslRefused: 0 }
       const until = Date.now() + 8000
       const peak = await sampled(gw, async () => {
         const silent = async (w: number): Promise<void> => {
@@ -134,7 +148,14 @@ describe('abuse', () => {
             if (first === 0x15) flood.tls10Alerts++
           }
         }
+        const openssl = async (): Promise<void> => {
+          for (let i = 0; i < 5 && Date.now() < until; i++) {
+            flood.opensslTls1++
+            if ((await opensslTls1(gw.port)).includes('alert protocol version')) flood.opensslRefused++
+          }
+        }
         await Promise.all([
+          openssl(),
           ...Array.from({ length: 120 }, async (_, w) => await silent(w)),
           ...Array.from({ length: 8 }, async (_, w) => await garbage(w)),
           ...Array.from({ length: 8 }, async (_, w) => await tls10(w)),
@@ -151,6 +172,8 @@ describe('abuse', () => {
       expect(ledger.complete()).toBe(true)
       expect(fleet.misattributed(backend.sim)).toEqual([])
       expect(flood.tls10Alerts).toBeGreaterThan(0)
+      expect(flood.opensslRefused).toBe(flood.opensslTls1)
+      expect(flood.opensslTls1).toBeGreaterThan(0)
       expect(refusals.protocol).toBeGreaterThan(0)
       expect(refusals.handshake).toBeGreaterThan(0)
     })
