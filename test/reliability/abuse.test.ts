@@ -225,6 +225,12 @@ describe('abuse', () => {
         ...report
       })
       expect(uncut).toEqual([])
+      // cut by the configured deadlines (never earlier), each with a logged 408
+      const min = (xs: number[] | undefined): number => Math.min(...(xs ?? []))
+      expect(min(cut.headers)).toBeGreaterThanOrEqual(1000 - 50)
+      expect(min(cut.authBody)).toBeGreaterThanOrEqual(2500 - 50)
+      expect(min(cut.proxiedBody)).toBeGreaterThanOrEqual(2500 - 50)
+      expect(gw.withCode('MTLS_ERR_REQUEST_TIMEOUT')).toHaveLength(45)
       expect(ledger.problems).toEqual([])
       expect(ledger.complete()).toBe(true)
     })
