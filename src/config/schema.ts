@@ -55,7 +55,7 @@ export const FIELDS = {
   auth_rate_limit: f('MTLS_AUTH_RATE_LIMIT', Type.Integer({ minimum: 0, default: 12 }), 'auth requests allowed per certificate per `auth_rate_window` (429 beyond); 0 disables'),
   auth_rate_window: ms(60000, 'window of `auth_rate_limit`', 'MTLS_AUTH_RATE_WINDOW'),
   listen_backlog: f('MTLS_LISTEN_BACKLOG', Type.Integer({ minimum: 1, maximum: 65535, default: 4096 }), 'pending connections the kernel queues before the gateway accepts them (capped by net.core.somaxconn); a fleet reconnecting at once overflows a short queue'),
-  max_connections: f('MTLS_MAX_CONNECTIONS', Type.Integer({ minimum: 0, default: 10000 }), 'open device connections in total; 0 = unlimited'),
+  max_connections: f('MTLS_MAX_CONNECTIONS', Type.Integer({ minimum: 0, default: 10000 }), 'open device connections in total; 0 = unlimited; lowered at start to what the open-file limit carries, (limit − 64) / 2 (`MTLS_WARN_FD_LIMIT`)'),
   max_connections_per_ip: f('MTLS_MAX_CONNECTIONS_PER_IP', Type.Integer({ minimum: 0, default: 256 }), 'open connections per source address (mind carrier-grade NAT); 0 = unlimited'),
   max_event_loop_delay: ms(1000, 'event-loop delay above which requests get 503 + Retry-After (back-pressure); 0 disables', 'MTLS_MAX_EVENT_LOOP_DELAY'),
   preauth_force: f('MTLS_PREAUTH_FORCE', Type.Boolean({ default: true }), 'on 409 (identity exists) preauthorize again with `force: true` (key rotation, once-pending devices)'),
