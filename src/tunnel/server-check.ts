@@ -1,7 +1,9 @@
 // How a forward tunnel judges the remote server (fails closed): OpenSSL verifies its chain against the tunnel's CA;
 // its certificate must carry the expected name (SAN DNS or IP, as Node's checkServerIdentity reads them) or, when
 // server_uri is set, that URI SAN (a SPIFFE ID); and — on every connection, resumed ones included — it must be
-// valid now and neither denylisted nor in its issuer's CRL.
+// valid now and neither denylisted nor in its issuer's CRL (a resumed session, whose certificate Node does not show
+// the client, is judged by the certificate its session was made with).
+import type { X509Certificate } from 'node:crypto'
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls'
 import type { TunnelConfig } from '../config/model.js'
 import type { DeepReadonly } from '../lib/deep-freeze.js'
@@ -35,27 +37,40 @@ export function serverIdentityCheck (
   }
 }
 
-/** Why the connected server is not admitted (undefined when it is). Total: never throws. */
+/** The server a session was established with: a resumed session shows no certificate, so it is remembered. */
+export interface ServerSeen { cert: X509Certificate, intermediates: X509Certificate[] }
+
+/** The server certificate of this connection: from the handshake, or the one the resumed session was made with. */
+function serverSeen (socket: TLSSocket, resumedFrom: ServerSeen | undefined): ServerSeen | undefined {
+  if (socket.isSessionReused()) return resumedFrom
+  // Node 20 drops the chain once getPeerX509Certificate() ran: read it first
+  const top = socket.getPeerCertificate(true)
+  const cert = socket.getPeerX509Certificate()
+  return cert === undefined ? undefined : { cert, intermediates: peerIntermediates(top) ?? [] }
+}
+
+/**
+ * Why the connected server is not admitted (a refusal), or what was admitted (to remember with the session). A
+ * resumed session is judged by the certificate of the session it resumed (`resumedFrom`). Total: never throws.
+ */
 export function serverRefusal (
-  socket: TLSSocket, snapshot: TrustSnapshot, t: Tunnel
-): { code: string, detail: string } | undefined {
+  socket: TLSSocket, snapshot: TrustSnapshot, t: Tunnel, resumedFrom?: ServerSeen
+): { code: string, detail: string } | { admitted: ServerSeen } {
   try {
-    const resumed = socket.isSessionReused()
-    const top = resumed ? undefined : socket.getPeerCertificate(true)
-    const cert = socket.getPeerX509Certificate()
-    if (cert === undefined) return { code: TlsReasons.NO_CERT, detail: 'the server presented no certificate' }
+    const seen = serverSeen(socket, resumedFrom)
+    if (seen === undefined) return { code: TlsReasons.NO_CERT, detail: 'the server presented no certificate' }
+    const { cert, intermediates } = seen
     if (t.server_uri !== '' && !hasUri(cert.raw, t.server_uri)) {
       return { code: TlsReasons.SERVER_NAME, detail: `server certificate has no SAN URI ${t.server_uri}` }
     }
     const serial = peerSerial(cert.serialNumber)
     if (serial === undefined) return { code: TlsReasons.BAD_CERT, detail: 'server certificate serial does not parse' }
-    const intermediates = top === undefined ? [] : peerIntermediates(top) ?? []
     const verifyError = socket.authorizationError === null ? null : String(socket.authorizationError)
     const verdict = decideAdmission(
       { cert, serial, authorized: socket.authorized, verifyError, intermediates },
       { snapshot, stalePolicy: t.crl_stale_policy, tenant: snapshot.tenants[0] }
     )
-    return verdict.ok ? undefined : { code: verdict.reason, detail: verdict.detail }
+    return verdict.ok ? { admitted: seen } : { code: verdict.reason, detail: verdict.detail }
   } catch (err) {
     return { code: TlsReasons.BAD_CERT, detail: `server certificate does not parse: ${(err as Error).message}` }
   }
