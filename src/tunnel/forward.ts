@@ -13,7 +13,7 @@ import type { TrustSnapshot } from '../tls/trust.js'
 import { awaitConnect, connectOptions } from '../net/dial.js'
 import { formatAddress } from '../net/address.js'
 import { limitConnections } from '../net/connection-limits.js'
-import { serverRefusal, serverIdentityCheck, type ServerSeen } from './server-check.js'
+import { remoteFailure, serverRefusal, serverIdentityCheck, type ServerSeen } from './server-check.js'
 import type { TunnelConnections } from './connections.js'
 import type { TunnelMetrics } from './metrics.js'
 
@@ -81,9 +81,9 @@ async function reachRemote (p: ForwardParts, local: Socket, remote: TLSSocket): 
     return await awaitConnect(remote, t.connect_address, { connectTimeoutMs, readyEvent: 'secureConnect' })
   } catch (err) {
     local.destroy()
-    const e = err as { code?: string, message?: string, cause?: { code?: string } }
-    const fields = { code: e.cause?.code ?? e.code, remote: formatAddress(t.connect_address), cause: e.message }
-    p.metrics.trust.handshakeFailures.inc({ tunnel: t.name, reason: e.cause?.code ?? e.code ?? 'unknown' })
+    const failure = remoteFailure(err)
+    const fields = { ...failure, remote: formatAddress(t.connect_address), detail: (err as Error).message }
+    p.metrics.trust.handshakeFailures.inc({ tunnel: t.name, reason: failure.code })
     p.connections.notCarried('failed', fields, 'remote unreachable or not trusted')
     return undefined
   } finally {

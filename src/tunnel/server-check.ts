@@ -8,7 +8,8 @@ import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:
 import type { TunnelConfig } from '../config/model.js'
 import type { DeepReadonly } from '../lib/deep-freeze.js'
 import type { TrustSnapshot } from '../tls/trust.js'
-import { decideAdmission } from '../tls/admission.js'
+import { decideAdmission, reasonForVerifyError } from '../tls/admission.js'
+import { reasonForHandshakeError } from '../tls/guard.js'
 import { peerIntermediates } from '../tls/tenants.js'
 import { peerSerial } from '../x509/serial.js'
 import { subjectAltNames } from '../x509/der.js'
@@ -74,4 +75,25 @@ export function serverRefusal (
   } catch (err) {
     return { code: TlsReasons.BAD_CERT, detail: `server certificate does not parse: ${(err as Error).message}` }
   }
+}
+
+/**
+ * The reason code of a failed attempt to reach the remote (a coded dial error whose cause is the socket's error):
+ * ours when the name check refused, the TLS reason of a chain OpenSSL did not verify or of a handshake that failed,
+ * else the dial's own (MTLS_ERR_TUNNEL_CONNECT, _TIMEOUT). `cause` is the underlying error's code.
+ */
+export function remoteFailure (err: unknown): { code: string, cause?: string } {
+  const e = err as { code?: string, cause?: NodeJS.ErrnoException & { library?: string } }
+  const own = e.code ?? 'MTLS_ERR_TUNNEL_CONNECT'
+  const cause = e.cause
+  const causeCode = typeof cause?.code === 'string' ? cause.code : undefined
+  if (cause === undefined || causeCode === undefined) return { code: own }
+  if (causeCode.startsWith('MTLS_ERR_')) return { code: causeCode }
+  // a system error of the connection itself (refused, reset, unreachable)
+  if (cause.syscall !== undefined) return { code: own, cause: causeCode }
+  if (causeCode.startsWith('ERR_SSL_') || cause.library !== undefined) {
+    return { code: reasonForHandshakeError(cause), cause: causeCode }
+  }
+  if (/^[A-Z0-9_]+$/.test(causeCode)) return { code: reasonForVerifyError(causeCode), cause: causeCode }
+  return { code: own, cause: causeCode }
 }
