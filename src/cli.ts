@@ -66,6 +66,14 @@ async function checkConfig (argv: string[]): Promise<number> {
   }
 }
 
+/** `demo`: the gateway demo, or `demo dbus` / `demo sidecar`, the tunnel patterns. */
+async function demo (argv: string[]): Promise<number> {
+  const [pattern, ...rest] = argv
+  if (pattern === 'dbus') return await (await import('./tools/demo-tunnel/dbus.js')).runDbusDemo(rest)
+  if (pattern === 'sidecar') return await (await import('./tools/demo-tunnel/sidecar.js')).runSidecarDemo(rest)
+  return await (await import('./tools/demo.js')).runDemo(argv)
+}
+
 /** `help [command]`: the usage of mtls-ambassador or of one command. */
 async function help (argv: string[]): Promise<number> {
   const { positionals, help: own } = parseFlags(argv, {}, { command: 'help', positionals: true })
@@ -117,9 +125,9 @@ const COMMANDS: Record<string, Command> = {
     }
   },
   demo: {
-    synopsis: 'demo [--port N] …',
-    summary: 'demo certs, the simulator and the gateway on 127.0.0.1 (demo --help)',
-    run: async (argv) => await (await import('./tools/demo.js')).runDemo(argv)
+    synopsis: 'demo [dbus|sidecar] [--port N] …',
+    summary: 'demo certs, the simulator and the gateway on 127.0.0.1; `dbus`, `sidecar`: the tunnel patterns (demo --help)',
+    run: demo
   },
   version: {
     synopsis: 'version',

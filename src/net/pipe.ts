@@ -27,6 +27,11 @@ export interface Pipe {
   destroy: (reason?: string) => void
   /** Bytes moved so far. */
   bytes: () => { bytesAtoB: number, bytesBtoA: number }
+  /**
+   * Stops moving bytes (later reads are dropped) and leaves both sockets open for the owner to write a last word and
+   * end them; once both have closed (or destroy() is called), onClose gets `reason`.
+   */
+  hold: (reason: string) => void
 }
 
 type Side = 'a' | 'b'
@@ -65,6 +70,7 @@ class SocketPipe implements Pipe {
   private readonly started = performance.now()
   private last = this.started
   private reason: string | undefined
+  private held: string | undefined
   private reported = false
   private readonly open = { a: true, b: true }
   private idleTimer: NodeJS.Timeout | undefined
@@ -107,14 +113,14 @@ class SocketPipe implements Pipe {
   }
 
   private onData (leg: Leg, chunk: Buffer): void {
-    if (this.reason !== undefined) return
+    if (this.reason !== undefined || this.held !== undefined) return
     leg.bytes += chunk.length
     this.last = performance.now()
     if (!leg.dst.write(chunk)) leg.src.pause()
   }
 
   private onDrain (leg: Leg): void {
-    if (this.reason !== undefined) return
+    if (this.reason !== undefined || this.held !== undefined) return
     this.last = performance.now()
     if (!leg.ended) leg.src.resume()
   }
@@ -122,7 +128,7 @@ class SocketPipe implements Pipe {
   private onEnd (leg: Leg): void {
     if (leg.ended) return
     leg.ended = true
-    if (this.reason !== undefined) return
+    if (this.reason !== undefined || this.held !== undefined) return
     leg.dst.end()
     if (this.closeMs > 0 && this.closeTimer === undefined) {
       this.closeTimer = setTimeout(() => this.terminate('close_timeout'), this.closeMs)
@@ -131,13 +137,15 @@ class SocketPipe implements Pipe {
   }
 
   private checkBothEnded (): void {
-    if (this.ab.ended && this.ab.finished && this.ba.ended && this.ba.finished) this.terminate('both_ended')
+    if (this.ab.ended && this.ab.finished && this.ba.ended && this.ba.finished) this.terminate(this.held ?? 'both_ended')
   }
 
   /** A socket that ended both ways closes normally and waits for the other; any other close ends the tunnel. */
   private onSocketClose (side: Side, out: Leg, into: Leg): void {
     this.open[side] = false
-    if (this.reason === undefined && !(out.ended && into.finished)) this.terminate(`${side}_closed`)
+    if (this.held !== undefined) {
+      if (!this.open.a && !this.open.b) this.terminate(this.held)
+    } else if (this.reason === undefined && !(out.ended && into.finished)) this.terminate(`${side}_closed`)
     this.maybeReport()
   }
 
@@ -172,6 +180,16 @@ class SocketPipe implements Pipe {
   }
 
   destroy (reason = 'shutdown'): void { this.terminate(reason) }
+  hold (reason: string): void {
+    if (this.reason !== undefined || this.held !== undefined) return
+    this.held = reason
+    clearTimeout(this.idleTimer)
+    clearTimeout(this.closeTimer)
+    // reads go on (and are dropped) so that each side's EOF and close are still seen
+    this.a.resume()
+    this.b.resume()
+  }
+
   bytes (): { bytesAtoB: number, bytesBtoA: number } { return { bytesAtoB: this.ab.bytes, bytesBtoA: this.ba.bytes } }
 }
 

@@ -12,7 +12,8 @@ import { hostPort, listenError } from '../net/listen-error.js'
 export const DEMO_USAGE = `usage: mtls-ambassador demo [options]
 
 Generates demo certificates when missing, starts the Mender simulator and the gateway wired to it, and prints the
-commands to try. Runs until SIGTERM/SIGINT.
+commands to try. Runs until SIGTERM/SIGINT. \`demo dbus\` and \`demo sidecar\` show the tunnel patterns instead
+(the D-Bus double proxy, the sidecar pair; each answers --help).
 
 options:
   --certs DIR         demo PKI folder (default certs; reused when complete)
@@ -43,7 +44,7 @@ export function parseDemoFlags (argv: string[]): DemoFlags | undefined {
 }
 
 /** A promise of the first SIGINT or SIGTERM. */
-async function stopSignal (): Promise<void> {
+export async function stopSignal (): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop)

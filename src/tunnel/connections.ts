@@ -23,11 +23,22 @@ export const peerFields = (peer: PeerIdentity | undefined): Record<string, strin
 
 export class TunnelConnections {
   private readonly open = new Set<Pipe>()
+  /** Every accepted socket until it closes: in its handshake, dialling its target, or carried. */
+  private readonly accepted = new Set<Duplex>()
   private drained: (() => void) | undefined
 
   constructor (private readonly o: ConnectionOptions) {}
 
   get size (): number { return this.open.size }
+
+  /** Counts an accepted socket (the listener's 'connection') until it closes, so a drain waits for it too. */
+  track (socket: Duplex): void {
+    this.accepted.add(socket)
+    socket.once('close', () => {
+      this.accepted.delete(socket)
+      if (this.accepted.size === 0 && this.open.size === 0) this.drained?.()
+    })
+  }
 
   /** Carries bytes between the accepted side and the dialled side until both have closed. */
   carry (accepted: Duplex, dialled: Duplex, info: { remote: string | undefined, peer?: PeerIdentity }): void {
@@ -51,7 +62,7 @@ export class TunnelConnections {
           durationMs: Math.round(stats.durationMs),
           reason: stats.reason
         }, 'tunnel connection closed')
-        if (this.open.size === 0) this.drained?.()
+        if (this.open.size === 0 && this.accepted.size === 0) this.drained?.()
       }
     })
     this.open.add(pipe)
@@ -63,17 +74,21 @@ export class TunnelConnections {
     this.o.log.warn({ event: 'tunnel_connection', tunnel: this.o.name, result, ...fields }, msg)
   }
 
-  /** Resolves once every open connection has closed, or after `deadlineMs`, when the rest are ended. */
+  /**
+   * Resolves once every accepted connection has closed (those still in their handshake or dialling included), or
+   * after `deadlineMs`, when the rest are ended; returns how many were cut.
+   */
   async drain (deadlineMs: number): Promise<number> {
-    if (this.open.size === 0) return 0
+    if (this.open.size === 0 && this.accepted.size === 0) return 0
     const done = new Promise<void>((resolve) => { this.drained = resolve })
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })
     const first = await Promise.race([done, deadline])
     clearTimeout(timer)
     if (first !== 'deadline') return 0
-    const cut = this.open.size
+    const cut = Math.max(this.open.size, this.accepted.size)
     for (const pipe of [...this.open]) pipe.destroy('shutdown')
+    for (const socket of [...this.accepted]) socket.destroy()
     return cut
   }
 }

@@ -12,7 +12,7 @@ import type { TrustSnapshot } from '../tls/trust.js'
 import { awaitConnect, connectOptions } from '../net/dial.js'
 import { formatAddress } from '../net/address.js'
 import { limitConnections } from '../net/connection-limits.js'
-import { serverRefusal, serverIdentityCheck } from './server-check.js'
+import { serverRefusal, serverIdentityCheck, sessionServer, type SessionServer } from './server-check.js'
 import type { TunnelConnections } from './connections.js'
 import type { TunnelMetrics } from './metrics.js'
 
@@ -26,8 +26,11 @@ export interface ForwardParts {
   connections: TunnelConnections
 }
 
+/** A session to resume, with what the server presented in the full handshake it came from. */
+interface Resumable { ticket: Buffer, server: SessionServer }
+
 /** The client side's TLS state for one trust snapshot: its secure context and the last session to resume. */
-interface ClientState { digest: string, context: SecureContext, session: Buffer | undefined }
+interface ClientState { digest: string, context: SecureContext, session: Resumable | undefined }
 
 function clientState (t: Tunnel, snapshot: TrustSnapshot): ClientState {
   const m = snapshot.material
@@ -51,7 +54,7 @@ export function forwardServer (p: ForwardParts): Server {
   return server
 }
 
-function tlsOptions (t: Tunnel, state: ClientState): ConnectionOptions {
+function tlsOptions (t: Tunnel, state: ClientState, offered: Resumable | undefined): ConnectionOptions {
   const remote = t.connect_address
   const host = remote.kind === 'tcp' ? remote.host : 'localhost'
   const name = t.server_name !== '' ? t.server_name : host
@@ -62,14 +65,22 @@ function tlsOptions (t: Tunnel, state: ClientState): ConnectionOptions {
     ...(/^[\d.:]+$/.test(name) ? {} : { servername: name }),
     rejectUnauthorized: true,
     checkServerIdentity: serverIdentityCheck(t, name),
-    ...(state.session !== undefined ? { session: state.session } : {})
+    ...(offered !== undefined ? { session: offered.ticket } : {})
   }
 }
 
 async function carryToRemote (p: ForwardParts, local: Socket, state: ClientState): Promise<void> {
   const { t } = p
-  const remote = connect(tlsOptions(t, state))
-  remote.on('session', (session: Buffer) => { state.session = session })
+  const offered = state.session
+  const remote = connect(tlsOptions(t, state, offered))
+  // what the server presented, read once: its full handshake, or the one the resumed session came from
+  let presented: SessionServer | undefined
+  const server = (): SessionServer | undefined =>
+    (presented ??= remote.isSessionReused() ? offered?.server : sessionServer(remote))
+  remote.on('session', (ticket: Buffer) => {
+    const s = server()
+    if (s !== undefined && !remote.destroyed) state.session = { ticket, server: s }
+  })
   // the local client gave up while the remote was being reached: stop reaching it
   const abandon = (): void => { remote.destroy() }
   local.once('close', abandon)
@@ -84,7 +95,7 @@ async function carryToRemote (p: ForwardParts, local: Socket, state: ClientState
     return
   }
   local.off('close', abandon)
-  const refusal = serverRefusal(remote, p.trust.current(), t)
+  const refusal = serverRefusal(remote, p.trust.current(), t, server())
   if (refusal !== undefined) {
     state.session = undefined
     remote.destroy()

@@ -1,7 +1,7 @@
 // The tunnel mode: every configured tunnel with its own trust in service (reload keeps open connections), its
 // listener (Unix socket with exact permissions, TCP, or a socket inherited from systemd) and its connections; one
 // Mode for the process to start, reload, drain and ask for readiness.
-import type { Server } from 'node:net'
+import type { Server, Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { CommonConfig, TunnelConfig } from '../config/model.js'
@@ -44,8 +44,13 @@ async function build (t: Tunnel, common: Common, log: Logger, metrics: TunnelMet
     name: t.name, log, metrics, idleTimeoutMs: t.idle_timeout, closeTimeoutMs: t.close_timeout
   })
   const parts = { t, log, trust, metrics, connections }
-  if (t.mode === 'forward') return { t, server: forwardServer(parts), trust, connections }
+  if (t.mode === 'forward') {
+    const server = forwardServer(parts)
+    server.on('connection', (s: Socket) => connections.track(s))
+    return { t, server, trust, connections }
+  }
   const { server, guard } = reverseServer(parts)
+  server.on('connection', (s: Socket) => connections.track(s))
   return { t, server, trust, connections, guard }
 }
 

@@ -14,7 +14,8 @@ import { upstreamFailure } from '../mender/upstream-error.js'
 import { responseHeaders, type HeaderRewriter } from './headers.js'
 import type { UpstreamTls } from './upstream.js'
 import type { RequestAdmission } from '../request-admission.js'
-import { pipeSockets, type Pipe } from '../../net/pipe.js'
+import { pipeSockets } from '../../net/pipe.js'
+import { WebsocketEnd } from './ws-going-away.js'
 import { peerOf, type PeerIdentity } from '../../tls/peer.js'
 
 /** Largest non-101 answer relayed to the device (Mender's error bodies are tiny). */
@@ -52,7 +53,7 @@ function headText (status: number, message: string, rawHeaders: string[]): strin
 }
 
 export class WebsocketTunnels {
-  private readonly open = new Map<Duplex, Pipe>()
+  private readonly open = new Map<Duplex, WebsocketEnd>()
   private readonly origin: URL
 
   constructor (private readonly o: TunnelOptions) {
@@ -149,7 +150,8 @@ export class WebsocketTunnels {
       up.destroy()
       return
     }
-    socket.write(headText(101, res.statusMessage ?? 'Switching Protocols', res.rawHeaders))
+    const head = Buffer.from(headText(101, res.statusMessage ?? 'Switching Protocols', res.rawHeaders), 'latin1')
+    socket.write(head)
     if (upHead.length > 0) socket.write(upHead)
     if (ex.head.length > 0) up.write(ex.head)
     // the shared byte pipe: back-pressure both ways, half-close propagated, either side's error closes both
@@ -159,7 +161,7 @@ export class WebsocketTunnels {
         ex.log.info({ event: 'websocket_closed', ...stats }, 'websocket tunnel closed')
       }
     })
-    this.open.set(socket, pipe)
+    this.open.set(socket, new WebsocketEnd(socket, up, pipe, upHead, ex.head))
     this.done(ex, 101)
   }
 
@@ -191,11 +193,13 @@ export class WebsocketTunnels {
     res.on('error', () => {})
   }
 
-  /** Closes every tunnel (shutdown): websockets have no request boundary to drain at. Returns how many. */
+  /**
+   * Ends every tunnel (shutdown): websockets have no request boundary to drain at, so each side gets a close frame
+   * 1001 at the next frame boundary and a moment to answer. Returns how many were open.
+   */
   closeAll (): number {
     const count = this.open.size
-    for (const pipe of this.open.values()) pipe.destroy('shutdown')
-    this.open.clear()
+    for (const end of this.open.values()) end.goAway()
     return count
   }
 }

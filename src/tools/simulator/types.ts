@@ -85,6 +85,8 @@ export interface ConnectionRecord {
   protocol: string
   openedAt: string
   closedAt?: string
+  /** The close code the device side's peer (here: the gateway) sent, when the socket closed with a close frame. */
+  closeCode?: number
   messages: number
 }
 

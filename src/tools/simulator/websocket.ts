@@ -67,6 +67,7 @@ function accept (ctx: SimContext, wss: WebSocketServer, req: IncomingMessage, so
       protocol,
       openedAt: new Date().toISOString(),
       closedAt: undefined as string | undefined,
+      closeCode: undefined as number | undefined,
       messages: 0
     }
     ctx.data.connections.push(record)
@@ -74,7 +75,10 @@ function accept (ctx: SimContext, wss: WebSocketServer, req: IncomingMessage, so
       record.messages++
       ws.send(data, { binary: isBinary })
     })
-    ws.on('close', () => { record.closedAt = new Date().toISOString() })
+    ws.on('close', (code: number) => {
+      record.closedAt = new Date().toISOString()
+      record.closeCode = code
+    })
     ws.on('error', () => ws.terminate())
   })
 }
