@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { connect as tlsConnect } from 'node:tls'
 import { issueServerCert } from '../../src/tools/pki/index.js'
 import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
 import { connectTo, socketDir, startTunnels, type TunnelsHandle } from '../support/tunnel.js'
@@ -42,16 +43,37 @@ async function serverCert (pki: TestPki, name: string): Promise<TestCert> {
   return { ...issued, name, certPath: `${base}.pem`, keyPath: `${base}.key.pem`, chainPath: `${base}.chain.pem` }
 }
 
-/** Writes PAYLOAD random bytes then ends; the echo must come back whole (same SHA-256), then EOF. */
-async function roundTrip (address: string): Promise<{ sent: string, received: string, bytes: number }> {
+/** Writes `size` random bytes then ends; the echo must come back whole (same SHA-256), then EOF. */
+async function roundTrip (address: string, size = PAYLOAD): Promise<{ sent: string, received: string, bytes: number }> {
   const s = connectTo(address)
   s.on('error', () => {})
   await once(s, 'connect')
   const receiving = receiveHashed(s)
-  const sent = await sendHashed(s, PAYLOAD)
+  const sent = await sendHashed(s, size)
   const received = await receiving
   s.destroy()
   return { sent: sent.sha, received: received.sha, bytes: received.bytes }
+}
+
+/** Whether the TLS server on `port` resumes a session it issued (a ticket from a first connection, then a second). */
+async function resumes (port: number, servername: string, client: TestCert): Promise<boolean> {
+  const options = { host: '127.0.0.1', port, servername, ca: pki.root.certPem, cert: client.chainPem, key: client.keyPem }
+  const first = tlsConnect(options)
+  first.on('error', () => {})
+  const session = await new Promise<Buffer>((resolve) => first.once('session', resolve))
+  first.destroy()
+  const second = tlsConnect({ ...options, session })
+  second.on('error', () => {})
+  await once(second, 'secureConnect')
+  const reused = second.isSessionReused()
+  second.destroy()
+  return reused
+}
+
+/** Five connections at once through `address`, each with its own payload; true when every echo came back whole. */
+async function parallelRoundTrips (address: string): Promise<boolean> {
+  const results = await Promise.all(Array.from({ length: 5 }, async () => await roundTrip(address, 256 * 1024)))
+  return results.every((r) => r.received === r.sent && r.bytes === 256 * 1024)
 }
 
 /** Connects, writes a few bytes and resolves with the count of bytes that came back once the connection is closed. */
@@ -203,6 +225,12 @@ describe('HAProxy', () => {
     expect(await eventually(() => carried('bluechi-agent'))).toBe(true)
   }, 60_000)
 
+  it('our forward tunnel carries connections resumed on HAProxy\'s session tickets', async () => {
+    expect(await resumes(at.hapReverse, 'controller.example.com', certs.agent)).toBe(true)
+    expect(await parallelRoundTrips(ours.address('bluechi-agent'))).toBe(true)
+    expect(ours.withCode('MTLS_ERR_TLS_NO_CERT')).toEqual([])
+  }, 60_000)
+
   it('HAProxy forward proxy → our reverse tunnel → echo: payload intact both ways, half-close carried', async () => {
     const before = echo.halfClosed
     const r = await roundTrip(`unix:${paths.hapForward}`)
@@ -255,6 +283,12 @@ describe('stunnel', () => {
     expect(r.received).toBe(r.sent)
     expect(echo.halfClosed).toBeGreaterThan(before)
     expect(await eventually(() => carried('sidecar-client'))).toBe(true)
+  }, 60_000)
+
+  it('our forward tunnel carries connections resumed on stunnel\'s session tickets', async () => {
+    expect(await resumes(at.stunnelReverse, 'server.example.com', certs.client)).toBe(true)
+    expect(await parallelRoundTrips(ours.address('sidecar-client'))).toBe(true)
+    expect(ours.withCode('MTLS_ERR_TLS_NO_CERT')).toEqual([])
   }, 60_000)
 
   it('stunnel client → our reverse tunnel → echo: payload intact both ways, half-close carried', async () => {
