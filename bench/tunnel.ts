@@ -17,7 +17,7 @@ import { startHaproxyPair, startOurPair, startStunnelPair, type Pair, type PairF
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     mib: { type: 'string', default: '256' },
     warmup: { type: 'string', default: '1' },
     duration: { type: 'string', default: '4' },
@@ -85,6 +85,15 @@ async function measure (p: Pair | undefined, sinkPort: number, files: PairFiles,
     `through, ${fmt(row.direct.at(-1)?.perSecond ?? NaN)} handshakes/s direct`)
 }
 
+const EXPLAINED = [
+  'Medians over rounds; in each round every pair ran once, in a rotating order. Bulk: one connection carries the',
+  'payload from the client through forward → reverse proxy to a target that counts it, then a half-close and the',
+  'target\'s two-byte answer; proxies CPU is both proxies\' CPU time (/proc) per MiB. Through the pair: plain TCP into',
+  'the forward proxy, one byte, half-close, the answer (each forward proxy resumes TLS sessions as it does by',
+  'default); pair CPU is both proxies\'. Full handshakes: mTLS straight to the reverse proxy with no session to',
+  'resume; server CPU is the reverse proxy\'s, client CPU the load generator\'s.'
+]
+
 type Starter = (dir: string, f: PairFiles, target: number) => Promise<Pair>
 const PAIRS: Array<{ name: string, start?: Starter }> = [
   { name: 'plain TCP (no proxy)' },
@@ -128,7 +137,9 @@ async function main (): Promise<void> {
       `${num('warmup')} s warm-up + ${num('duration')} s measured; ECDSA P-256 keys; TLS 1.3`,
     `- Node.js: ${process.version}; tunnels run from ${cli.from === 'dist' ? 'dist/ (built)' : 'src/ via tsx'}`,
     `- ${version('haproxy', '-v')} (nbthread 1); ${version('stunnel4', '-version')}`,
-    `- CPU: ${cpu[0]?.model ?? 'unknown'} × ${cpu.length} (shared machine: load generator, target and proxies on the same cores)`
+    `- CPU: ${cpu[0]?.model ?? 'unknown'} × ${cpu.length} (shared machine: load generator, target and proxies on the same cores)`,
+    '',
+    ...EXPLAINED
   ]
   process.stdout.write(`${md}\n\n${notes.join('\n')}\n`)
   await appendResults(args.out ?? '', md, notes)
