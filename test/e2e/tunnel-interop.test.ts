@@ -94,10 +94,12 @@ let echo: Target
 let unixEcho: Target
 let ours: TunnelsHandle
 const peers: Array<Haproxy | Peer> = []
-const at = { hapReverse: 0, hapUnixReverse: 0, stunnelReverse: 0, stunnelForward: 0, stunnelIntruder: 0 }
+const PORTS = ['hapReverse', 'hapUnixReverse', 'hapImpostor', 'stunnelReverse', 'stunnelForward', 'stunnelIntruder',
+  'stunnelImpostor'] as const
+const at = Object.fromEntries(PORTS.map((k) => [k, 0])) as Record<typeof PORTS[number], number>
 const paths = { hapForward: '', hapIntruder: '' }
 
-type CertName = 'controller' | 'server' | 'agent' | 'agentIntruder' | 'client' | 'clientIntruder'
+type CertName = 'controller' | 'server' | 'impostor' | 'agent' | 'agentIntruder' | 'client' | 'clientIntruder'
 type Certs = Record<CertName, TestCert>
 let certs: Certs
 
@@ -105,6 +107,7 @@ async function makeCerts (): Promise<Certs> {
   return {
     controller: await serverCert(pki, 'controller.example.com'),
     server: await serverCert(pki, 'server.example.com'),
+    impostor: await serverCert(pki, 'impostor.example.com'),
     agent: await pki.device('agent-1', 'ec', { subject: 'CN=agent-1, OU=bluechi-agents' }),
     agentIntruder: await pki.device('agent-9', 'ec', { subject: 'CN=agent-9, OU=guests' }),
     client: await pki.device('client', 'ec', { dns: ['client.example.com'] }),
@@ -114,7 +117,7 @@ async function makeCerts (): Promise<Certs> {
 
 const ca = (): [string, string] => ['/etc/mtls/ca.pem', pki.root.certPath]
 
-/** Our four tunnels, from extra/tunnel/tunnel-{forward,reverse}.yaml, plus two forwards expecting a wrong name. */
+/** Our four tunnels, from extra/tunnel/tunnel-{forward,reverse}.yaml, and the two forwards sent to impostors. */
 function ourTunnels (): Array<Record<string, unknown>> {
   const agent = tunnelFromTemplate('tunnel-forward.yaml', 'bluechi-agent', [
     ['unix:/run/bluechi/agent.sock', `unix:${dir.dir}/agent.sock`], ['unix_group: bluechi', `unix_group: "${gid}"`],
@@ -133,16 +136,17 @@ function ourTunnels (): Array<Record<string, unknown>> {
     ['0.0.0.0:8081', '127.0.0.1:0'], ['127.0.0.1:3000', `127.0.0.1:${echo.port ?? 0}`],
     ['/etc/mtls/server.crt', certs.server.chainPath], ['/etc/mtls/server.key', certs.server.keyPath], ca()
   ])
-  const wrongName = (t: Record<string, unknown>, name: string): Record<string, unknown> =>
-    ({ ...t, name, listen: '127.0.0.1:0', server_name: 'impostor.example.com' })
-  return [agent, client, controller, server, wrongName(agent, 'wrong-name-haproxy'), wrongName(client, 'wrong-name-stunnel')]
+  // the same forward tunnels, sent to a server whose certificate (same CA) names impostor.example.com
+  const toImpostor = (t: Record<string, unknown>, name: string, port: number): Record<string, unknown> =>
+    ({ ...t, name, listen: '127.0.0.1:0', connect: `127.0.0.1:${port}` })
+  return [agent, client, controller, server,
+    toImpostor(agent, 'wrong-name-haproxy', at.hapImpostor), toImpostor(client, 'wrong-name-stunnel', at.stunnelImpostor)]
 }
 
-async function startHaproxyReverse (name: string, target: string): Promise<Haproxy> {
-  const port = name === 'unix' ? at.hapUnixReverse : at.hapReverse
+async function startHaproxyReverse (port: number, target: string, cert = certs.controller): Promise<Haproxy> {
   const sub = await socketDir()
   const config = fromTemplate('haproxy-reverse.cfg', [
-    ['*:2021', `127.0.0.1:${port}`], ['/etc/haproxy/certs/controller.pem', combinedPem(sub.dir, certs.controller)],
+    ['*:2021', `127.0.0.1:${port}`], ['/etc/haproxy/certs/controller.pem', combinedPem(sub.dir, cert)],
     ['/etc/haproxy/certs/ca.pem', pki.root.certPath], ['/run/bluechi/bluechi.sock', target]
   ])
   return await startHaproxy(sub.dir, config, { host: '127.0.0.1', port })
@@ -167,13 +171,13 @@ async function startStunnelForward (name: string, port: number, client: TestCert
   return await startStunnel(dir.dir, name, config, { host: '127.0.0.1', port })
 }
 
-async function startStunnelReverse (): Promise<Peer> {
+async function startStunnelReverse (name: string, port: number, cert = certs.server): Promise<Peer> {
   const config = fromTemplate('stunnel-reverse.conf', [
-    ['accept = 8081', `accept = 127.0.0.1:${at.stunnelReverse}`], ['127.0.0.1:3000', `127.0.0.1:${echo.port ?? 0}`],
-    ['/etc/stunnel/server.crt', certs.server.chainPath], ['/etc/stunnel/server.key', certs.server.keyPath],
+    ['accept = 8081', `accept = 127.0.0.1:${port}`], ['127.0.0.1:3000', `127.0.0.1:${echo.port ?? 0}`],
+    ['/etc/stunnel/server.crt', cert.chainPath], ['/etc/stunnel/server.key', cert.keyPath],
     ['/etc/stunnel/ca.pem', pki.root.certPath]
   ])
-  return await startStunnel(dir.dir, 'stunnel-reverse', config, { host: '127.0.0.1', port: at.stunnelReverse })
+  return await startStunnel(dir.dir, name, config, { host: '127.0.0.1', port })
 }
 
 beforeAll(async () => {
@@ -188,11 +192,14 @@ beforeAll(async () => {
   paths.hapForward = join(dir.dir, 'hap-agent.sock')
   paths.hapIntruder = join(dir.dir, 'hap-intruder.sock')
   ours = await startTunnels(ourTunnels())
-  peers.push(await startHaproxyReverse('tcp', `127.0.0.1:${echo.port ?? 0}`))
-  peers.push(await startHaproxyReverse('unix', unixEcho.path ?? ''))
+  const echoAt = `127.0.0.1:${echo.port ?? 0}`
+  peers.push(await startHaproxyReverse(at.hapReverse, echoAt))
+  peers.push(await startHaproxyReverse(at.hapUnixReverse, unixEcho.path ?? ''))
+  peers.push(await startHaproxyReverse(at.hapImpostor, echoAt, certs.impostor))
   peers.push(await startHaproxyForward(paths.hapForward, certs.agent))
   peers.push(await startHaproxyForward(paths.hapIntruder, certs.agentIntruder))
-  peers.push(await startStunnelReverse())
+  peers.push(await startStunnelReverse('stunnel-reverse', at.stunnelReverse))
+  peers.push(await startStunnelReverse('stunnel-impostor', at.stunnelImpostor, certs.impostor))
   peers.push(await startStunnelForward('stunnel-forward', at.stunnelForward, certs.client))
   peers.push(await startStunnelForward('stunnel-intruder', at.stunnelIntruder, certs.clientIntruder))
 }, 120_000)
