@@ -2,18 +2,20 @@
 // extra/tunnel/ (loaded as templates): our forward tunnel → HAProxy / stunnel reverse proxy → echo, and HAProxy /
 // stunnel forward proxy → our reverse tunnel → echo. Each direction carries SHA-256-checked payloads with a
 // half-close; our reverse tunnel refuses their client certificates outside its rules, our forward tunnel refuses
-// their server certificates with the wrong name; HAProxy also reaches a Unix-socket target.
+// their server certificates with the wrong name; HAProxy also reaches a Unix-socket target. And where socat, run
+// as a relay with its defaults, drops the late answer of a half-closed connection, our pair carries it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import { issueServerCert } from '../../src/tools/pki/index.js'
 import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
-import { connectTo, socketDir, startTunnels, type TunnelsHandle } from '../support/tunnel.js'
+import { connectTo, forwardTunnel, reverseTunnel, socketDir, startTunnels, type TunnelsHandle } from '../support/tunnel.js'
 import { ensureHaproxy, freePort, startHaproxy, type Haproxy } from '../support/haproxy.js'
 import { combinedPem, ensureStunnel, fromTemplate, startStunnel, tunnelFromTemplate, type Peer } from '../support/peers.js'
-import { receiveHashed, sendHashed, serve } from '../support/net.js'
+import { receiveHashed, sendHashed, serve, sleep } from '../support/net.js'
 import { eventually } from '../support/device.js'
 
 const MIB = 1024 * 1024
@@ -320,4 +322,48 @@ describe('stunnel', () => {
     expect(await eventually(() => wrongName('wrong-name-stunnel') > refused, 10_000)).toBe(true)
     expect(echo.accepted).toBe(accepted)
   }, 30_000)
+})
+
+/** A target that answers only after the client's half-close, `delayMs` later: the whole request, then EOF. */
+async function lateAnswerTarget (delayMs: number): Promise<{ port: number, close: () => Promise<void> }> {
+  const srv = await serve('tcp', undefined, (s) => {
+    const chunks: Buffer[] = []
+    s.on('error', () => {})
+    s.on('data', (d: Buffer) => chunks.push(d))
+    s.on('end', () => { setTimeout(() => { if (!s.destroyed) s.end(Buffer.concat(chunks)) }, delayMs) })
+  })
+  return { port: srv.endpoint.port ?? 0, close: srv.close }
+}
+
+/** Writes `text`, half-closes, and resolves with what came back before the connection closed. */
+async function askThenHalfClose (address: string, text: string): Promise<string> {
+  const s = connectTo(address)
+  let got = ''
+  s.on('data', (d: Buffer) => { got += d.toString() })
+  s.on('error', () => {})
+  s.on('end', () => s.end())
+  s.once('connect', () => s.end(text))
+  await new Promise((resolve) => s.once('close', resolve))
+  return got
+}
+
+describe('socat', () => {
+  it('drops the late answer of a half-closed connection (its default -t 0.5), which our tunnel pair carries', async () => {
+    expect(spawnSync('sh', ['-c', 'command -v socat'], { stdio: 'ignore' }).status, 'socat is installed').toBe(0)
+    const target = await lateAnswerTarget(3000)
+    const port = await freePort()
+    const socat = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `TCP:127.0.0.1:${target.port}`])
+    const reverse = await startTunnels([reverseTunnel(pki, `127.0.0.1:${target.port}`)])
+    const forward = await startTunnels([forwardTunnel(pki, pki.devices.ec, '127.0.0.1:0', reverse.address('reverse'))])
+    try {
+      for (let i = 0; i < 100 && spawnSync('sh', ['-c', `ss -ltn | grep -q ':${port} '`]).status !== 0; i++) await sleep(50)
+      expect(await askThenHalfClose(`127.0.0.1:${port}`, 'late answer')).toBe('')
+      expect(await askThenHalfClose(forward.address('forward'), 'late answer')).toBe('late answer')
+    } finally {
+      socat.kill('SIGTERM')
+      await forward.close()
+      await reverse.close()
+      await target.close()
+    }
+  }, 60_000)
 })
