@@ -12,6 +12,7 @@ import { makeTestPki, type TestCert, type TestPki } from '../test/support/pki.js
 import { ensureHaproxy } from '../test/support/haproxy.js'
 import { ensureStunnel } from '../test/support/peers.js'
 import { cliCommand, REPO_ROOT } from './procs.js'
+import { TUNNEL_SECTION } from './report.js'
 import { bulk, connections, startSink, type BulkSample, type ConnSample, type ConnTarget } from './tunnel-load.js'
 import { startHaproxyPair, startOurPair, startStunnelPair, type Pair, type PairFiles } from './tunnel-pairs.js'
 
@@ -146,7 +147,7 @@ async function main (): Promise<void> {
 }
 
 async function appendResults (out: string, md: string, notes: string[]): Promise<void> {
-  const marker = '\n## Tunnel pairs (`npm run bench:tunnel`)\n'
+  const marker = TUNNEL_SECTION
   const previous = await readFile(out, 'utf8').catch(() => '# Benchmark results\n')
   const kept = previous.includes(marker) ? previous.slice(0, previous.indexOf(marker)) : previous.trimEnd() + '\n'
   await writeFile(out, `${kept}${marker}\n${md}\n\n${notes.join('\n')}\n`)
