@@ -1,10 +1,12 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 // The whole suite (npm test): unit, integration, deploy and real-device e2e tests. The global setup provides the real
-// Mender client and checks the system tools the suites need; coverage of src/ is measured and held to a floor.
+// Mender client and checks the system tools the suites need; coverage of src/ is measured and held to a floor. The
+// reliability suite (test/reliability) has its own config and run: vitest.reliability.config.ts.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, 'test/reliability/**'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,16 +1,35 @@
 #!/usr/bin/env node
-// Runs the whole vitest suite, then prints the plain closing line `N passed, N failed` from vitest's JSON report.
-// Every test is required: a skipped or todo test fails the run, as does a suite that collected no tests.
+// Runs a vitest suite (the whole default suite, or the one of `--config <file>`), then prints the plain closing line
+// `N passed, N failed` from vitest's JSON report. Every test is required: a skipped or todo test fails the run, as
+// does a suite that collected no tests. Other arguments go to vitest as they are.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { basename } from 'node:path'
 
-const report = '.cache/vitest-report.json'
+const args = process.argv.slice(2)
+const at = args.findIndex((a) => a === '--config' || a.startsWith('--config='))
+let config
+if (at >= 0) {
+  config = args[at].includes('=') ? args[at].slice('--config='.length) : args[at + 1]
+  if (config === undefined || config === '') {
+    console.log('--config needs a file')
+    console.log('0 passed, 1 failed')
+    process.exit(1)
+  }
+  args.splice(at, args[at].includes('=') ? 1 : 2)
+}
+
+// one report per config, so two suites run one after the other never read each other's report
+const suite = config === undefined ? '' : basename(config).replace(/\.[^.]*$/, '').replace(/^vitest\.|\.config$/g, '')
+const name = suite === '' ? 'vitest-report' : `vitest-report-${suite.replace(/[^\w.-]/g, '_')}`
+const report = `.cache/${name}.json`
 mkdirSync('.cache', { recursive: true })
 rmSync(report, { force: true })
 
-const run = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
-  stdio: 'inherit'
-})
+const run = spawnSync('npx', [
+  'vitest', 'run', ...(config === undefined ? [] : ['--config', config]),
+  '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args
+], { stdio: 'inherit' })
 
 let results
 try {

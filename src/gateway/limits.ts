@@ -4,25 +4,37 @@
 import type { Server } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { HttpErrors, NetReasons, TlsReasons } from '../errors.js'
+import { HttpErrors, LogCodes, NetReasons, TlsReasons } from '../errors.js'
 import { sendError } from './error-reply.js'
 import { EventLoopLag } from '../observe/event-loop-lag.js'
 import { limitConnections as capConnections } from '../net/connection-limits.js'
+import { cappedConnections, openFileLimit } from '../net/fd-limit.js'
 
 export const RETRY_AFTER_SECONDS = 10
 
 /**
  * The gateway's connection caps (`max_connections`, `max_connections_per_ip`), counted on the TCP socket before any
- * TLS work: a refused socket is reset and logged with MTLS_ERR_TLS_CONN_LIMIT, and never reaches the TLS layer.
+ * TLS work: a refused socket is reset and logged with MTLS_ERR_TLS_CONN_LIMIT, and never reaches the TLS layer. The
+ * total cap is lowered to what the open-file limit can carry (logged once, MTLS_WARN_FD_LIMIT), so running out of
+ * descriptors is a logged refusal, never a connection the kernel drops unseen nor a dial to Mender that fails.
  */
 export function limitConnections (
-  server: Server, o: { max: number, perIp: number, log: Logger, onRefused: (reason: string) => void }
+  server: Server,
+  o: { max: number, perIp: number, log: Logger, onRefused: (reason: string) => void, fileLimit?: number | undefined }
 ): void {
+  const fileLimit = 'fileLimit' in o ? o.fileLimit : openFileLimit()
+  const { max, lowered } = cappedConnections(o.max, fileLimit)
+  if (lowered) {
+    o.log.warn({ code: LogCodes.FD_LIMIT, openFileLimit: fileLimit, maxConnections: max, configured: o.max },
+      'open device connections capped by the open-file limit')
+  }
   capConnections(server, {
-    maxConnections: o.max,
+    maxConnections: max,
     maxPerSource: o.perIp,
     onRefused: (r) => {
-      const which = r.reason === NetReasons.CONN_LIMIT_TOTAL ? `total ${o.max}` : `per address ${o.perIp}`
+      const which = r.reason === NetReasons.CONN_LIMIT_TOTAL
+        ? `total ${max}${lowered ? ` (open-file limit ${String(fileLimit)})` : ''}`
+        : `per address ${o.perIp}`
       const fields = { code: TlsReasons.CONN_LIMIT, remote: r.source, limit: which }
       o.log.warn(fields, 'connection refused: too many open connections')
       // contained: a throw here must never escape the 'connection' event

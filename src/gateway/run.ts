@@ -124,7 +124,9 @@ class GatewayMode implements Mode {
   async start (): Promise<void> {
     const { host, port } = this.p.g.listen
     try {
-      this.url = await this.p.app.listen({ host, port, listenTextResolver: (a) => `listening on ${a}` })
+      this.url = await this.p.app.listen({
+        host, port, backlog: this.p.g.listen_backlog, listenTextResolver: (a) => `listening on ${a}`
+      })
     } catch (err) {
       await this.close(0)
       throw listenError(err, { host, port })

@@ -167,6 +167,9 @@ export function installTlsGuard (server: Server, o: GuardOptions): TlsGuard {
     const code = reasonForHandshakeError(err)
     o.log.warn({ code, tlsError: err.code, remote: socket?.remoteAddress }, 'tls handshake failed')
     o.onRefused?.(code)
+    // Node leaves the socket open after handshakeTimeout fires (OpenSSL's own errors close it): a stalled handshake
+    // would hold its connection (and a slot of the connection cap) for as long as the peer likes
+    socket?.destroy()
   }))
   return { openConnections: () => open.size }
 }

@@ -26,23 +26,43 @@ export function runCli (args: string[], env: Record<string, string>): CliProcess
   let err = ''
   const lines: Array<Record<string, unknown>> = []
   const waiters: Array<() => void> = []
+  let parsed = 0
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString()
-    const parts = out.split('\n')
-    lines.length = 0
-    for (const p of parts) {
-      try { lines.push(JSON.parse(p) as Record<string, unknown>) } catch { /* partial or plain text */ }
+    // only the complete lines not parsed yet (a long run logs thousands)
+    const end = out.lastIndexOf('\n')
+    if (end >= parsed) {
+      for (const p of out.slice(parsed, end).split('\n')) {
+        try { lines.push(JSON.parse(p) as Record<string, unknown>) } catch { /* plain text */ }
+      }
+      parsed = end + 1
     }
-    waiters.forEach((w) => w())
+    for (const w of [...waiters]) w()
   })
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { waiters.forEach((w) => w()); resolve(code) }))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { for (const w of [...waiters]) w(); resolve(code) }))
   const waitFor: CliProcess['waitFor'] = async (predicate, timeoutMs = 15_000) => await new Promise((resolve, reject) => {
-    const check = (): void => {
-      const hit = lines.find(predicate)
-      if (hit !== undefined) { clearTimeout(timer); resolve(hit) } else if (child.exitCode !== null) { clearTimeout(timer); reject(new Error(`process exited: ${err}${out}`)) }
+    let seen = 0
+    const stop = (): void => {
+      clearTimeout(timer)
+      waiters.splice(waiters.indexOf(check), 1)
     }
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for log line; stderr: ${err}`)), timeoutMs)
+    const check = (): void => {
+      // each line is looked at once
+      const hit = lines.slice(seen).find(predicate)
+      seen = lines.length
+      if (hit !== undefined) {
+        stop()
+        resolve(hit)
+      } else if (child.exitCode !== null) {
+        stop()
+        reject(new Error(`process exited: ${err}${out}`))
+      }
+    }
+    const timer = setTimeout(() => {
+      stop()
+      reject(new Error(`timed out waiting for log line; stderr: ${err}`))
+    }, timeoutMs)
     waiters.push(check)
     check()
   })

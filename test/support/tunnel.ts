@@ -1,7 +1,7 @@
 // Starts real tunnels in-process (configured like a YAML `tunnels:` list, status listener on port 0) with every log
 // line captured, plus echo targets and helpers to reach a tunnel's listener.
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load.js'
@@ -48,25 +48,45 @@ export function connectTo (address: string): Socket {
   return connect({ host, port: Number(address.slice(colon + 1)), allowHalfOpen: true })
 }
 
-/** A TCP echo server on loopback (every byte back, half-close answered with end after the echo). */
-export async function echoServer (): Promise<{
-  server: Server, port: number, accepted: () => number, close: () => Promise<void>
-}> {
+export interface EchoServer {
+  server: Server
+  /** The TCP port (0 for a Unix socket). */
+  port: number
+  /** `127.0.0.1:port` or `unix:/path`: what a reverse tunnel's `connect` takes. */
+  address: string
+  /** Connections accepted and bytes received so far (what reached the target). */
+  accepted: () => number
+  received: () => number
+  close: () => Promise<void>
+}
+
+/**
+ * An echo server on loopback TCP, or on the Unix socket `path` (every byte back, half-close answered with end after
+ * the echo); `onSocket` replaces the echo with another behaviour. It counts what reaches it.
+ */
+export async function echoServer (
+  path?: string, onSocket: (s: Socket) => void = (s) => s.pipe(s)
+): Promise<EchoServer> {
   let accepted = 0
+  let received = 0
   const sockets = new Set<Socket>()
   const server = createServer({ allowHalfOpen: true }, (s) => {
     accepted++
     sockets.add(s)
     s.on('error', () => {})
     s.on('close', () => sockets.delete(s))
-    s.pipe(s)
+    s.on('data', (d: Buffer) => { received += d.length })
+    onSocket(s)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
+  if (path !== undefined) await new Promise<void>((resolve) => server.listen(path, resolve))
+  else await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = path === undefined ? (server.address() as { port: number }).port : 0
   return {
     server,
     port,
+    address: path === undefined ? `127.0.0.1:${port}` : `unix:${path}`,
     accepted: () => accepted,
+    received: () => received,
     close: async () => {
       for (const s of sockets) s.destroy()
       await new Promise((resolve) => server.close(resolve))
@@ -112,4 +132,21 @@ export function forwardTunnel (
     server_name: 'localhost',
     ...extra
   }
+}
+
+/** Connects to a tunnel's listener; resolves once connected (rejects on an error first). */
+export async function connected (address: string): Promise<Socket> {
+  const s = connectTo(address)
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve)
+    s.once('error', reject)
+  })
+  return s
+}
+
+/** Replaces a file atomically (write beside it, then rename), as a certificate rotation tool does. */
+export async function replaceFile (path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`
+  await writeFile(temp, text, { mode: 0o600 })
+  await rename(temp, path)
 }

@@ -39,6 +39,19 @@ describe('CallGate', () => {
     expect([peak, order]).toEqual([2, [0, 1, 2, 3, 4]])
   })
 
+  it('queues a continuation at the head, even when the queue is full', async () => {
+    const gate = new CallGate({ concurrency: 1, queueSize: 1, queueTimeoutMs: 4000 })
+    const hold = deferred()
+    const order: string[] = []
+    const first = gate.run(async () => await hold.promise)
+    const queued = gate.run(async () => { order.push('queued') })
+    expect(await refusal(gate.run(async () => {}))).toMatchObject({ code: 'MTLS_ERR_MGMT_BUSY' })
+    const next = gate.run(async () => { order.push('continuation') }, { continuation: true })
+    hold.resolve()
+    await Promise.all([first, queued, next])
+    expect(order).toEqual(['continuation', 'queued'])
+  })
+
   it('refuses at once with MTLS_ERR_MGMT_BUSY when the queue is full', async () => {
     const gate = new CallGate({ concurrency: 1, queueSize: 1, queueTimeoutMs: 4000 })
     const hold = deferred()

@@ -28,7 +28,9 @@ describe('checkTarget', () => {
     ['an encoded space', `${AUTH_PATH}%20`],
     ['an encoded tab', `${AUTH_PATH}%09`],
     ['a trailing dot', `${AUTH_PATH}.`],
-    ['a trailing encoded dot', `${AUTH_PATH}%2e`]
+    ['a trailing encoded dot', `${AUTH_PATH}%2e`],
+    ['an encoded backslash', '/api/devices/v1/authentication%5cauth_requests'],
+    ['a trailing encoded backslash', `${AUTH_PATH}%5C`]
   ])('refuses %s as an auth-path alias', (_name, url) => {
     expect(refusal(url)).toBe('AUTH_PATH_ALIAS')
   })

@@ -41,9 +41,13 @@ export class CallGate {
     this.now = o.now ?? Date.now
   }
 
-  /** Runs `call` when a slot is free; throws a 503 (MTLS_ERR_MGMT_BUSY / _THROTTLED) when it cannot be had. */
-  async run<T> (call: () => Promise<T>): Promise<T> {
-    await this.acquire()
+  /**
+   * Runs `call` when a slot is free; throws a 503 (MTLS_ERR_MGMT_BUSY / _THROTTLED) when it cannot be had. A
+   * `continuation` (the next call of a sequence a device already started) waits at the head of the queue and is
+   * never refused for a full queue, so a started sequence is not cut in half by the devices behind it.
+   */
+  async run<T> (call: () => Promise<T>, opts: { continuation?: boolean } = {}): Promise<T> {
+    await this.acquire(opts.continuation === true)
     try {
       return await call()
     } finally {
@@ -60,14 +64,14 @@ export class CallGate {
     }
   }
 
-  private async acquire (): Promise<void> {
+  private async acquire (continuation: boolean): Promise<void> {
     const paused = this.pausedUntil - this.now()
     if (paused > 0) throw busy('THROTTLED', paused / 1000)
     if (this.active < this.o.concurrency) {
       this.active++
       return
     }
-    if (this.waiting.length >= this.o.queueSize) throw busy('BUSY', this.o.queueTimeoutMs / 1000)
+    if (!continuation && this.waiting.length >= this.o.queueSize) throw busy('BUSY', this.o.queueTimeoutMs / 1000)
     await new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
@@ -77,7 +81,8 @@ export class CallGate {
           reject(busy('BUSY', this.o.queueTimeoutMs / 1000))
         }, this.o.queueTimeoutMs)
       }
-      this.waiting.push(waiter)
+      if (continuation) this.waiting.unshift(waiter)
+      else this.waiting.push(waiter)
     })
   }
 

@@ -27,11 +27,12 @@ export class ManagementClient {
   /** POST /devauth/devices: 201 → created, 409 → conflict (identity exists); anything else throws. */
   async preauthorize (req: PreauthRequest): Promise<PreauthOutcome> {
     let jwt = await this.o.auth.token()
-    let res = await this.post(req, jwt)
+    // the force upsert after a 409 continues a device's sequence, as does the retry after a refreshed login
+    let res = await this.post(req, jwt, req.force)
     if (res.status === 401 && !this.o.auth.usesStaticToken) {
       this.o.auth.invalidate(jwt)
       jwt = await this.o.auth.token()
-      res = await this.post(req, jwt)
+      res = await this.post(req, jwt, true)
     }
     if (res.status === 201) return 'created'
     if (res.status === 409) return 'conflict'
@@ -42,8 +43,10 @@ export class ManagementClient {
     throw Object.assign(err, { upstreamStatus: res.status })
   }
 
-  private async post (req: PreauthRequest, jwt: string): Promise<{ status: number, error?: string }> {
-    return await this.o.gate.run(async () => await this.send(req, jwt))
+  private async post (
+    req: PreauthRequest, jwt: string, continuation: boolean
+  ): Promise<{ status: number, error?: string }> {
+    return await this.o.gate.run(async () => await this.send(req, jwt), { continuation })
   }
 
   private async send (req: PreauthRequest, jwt: string): Promise<{ status: number, error?: string }> {

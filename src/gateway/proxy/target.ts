@@ -58,7 +58,8 @@ function segmentProblem (seg: string, last: boolean): string {
 function looksLikeAuthPath (path: string): boolean {
   let decoded: string
   try {
-    decoded = decodeURIComponent(path.replaceAll('\\', '/'))
+    // a backslash reads as a slash whether written as is or percent-encoded (%5C)
+    decoded = decodeURIComponent(path).replaceAll('\\', '/')
   } catch {
     return false
   }

@@ -37,6 +37,8 @@ async function applyFaults (ctx: SimContext, request: FastifyRequest, reply: Fas
     reply.hijack()
     request.raw.socket.destroy()
   } else if (action.kind === 'fail') {
+    // a forced 429 says when to come back, as Mender's rate limiting does
+    if (action.status === 429) reply.header('Retry-After', '1')
     sendError(reply, action.status, (STATUS_CODES[action.status] ?? 'error').toLowerCase())
   }
   return action.kind !== 'none'
@@ -49,9 +51,21 @@ function addHooks (app: FastifyInstance, ctx: SimContext): void {
     const group = routeGroup(request.method, request.url)
     if (group === 'inspection') return
     entries.set(request, recordRequest(ctx, request.raw, group))
-    if (group !== 'other') ctx.counts[group]++
+    if (group !== 'other') {
+      ctx.counts[group]++
+      ctx.peaks[group] = Math.max(ctx.peaks[group], ++ctx.inFlight[group])
+    }
     if (await applyFaults(ctx, request, reply)) return reply
   })
+  const settle = (request: FastifyRequest, status: number | undefined): void => {
+    const entry = entries.get(request)
+    if (entry === undefined || entry.status !== undefined) return
+    entry.status = status ?? 0
+    if (entry.group !== 'other') ctx.inFlight[entry.group]--
+  }
+  app.addHook('onResponse', async (request, reply) => { settle(request, reply.statusCode) })
+  // a request whose connection went away (a dropped fault, a client that hung up) gets status 0
+  app.addHook('onRequestAbort', async (request) => { settle(request, undefined) })
   app.addHook('preHandler', async (request) => {
     const entry = entries.get(request)
     if (entry !== undefined) entry.bodyBytes = rawBody(request)

@@ -49,6 +49,9 @@ export interface SimContext {
   tenantTokens: Map<string, string>
   requests: RecordedRequest[]
   counts: RequestCounts
+  /** Requests in progress per group, and the most there have been at once since the last reset. */
+  inFlight: RequestCounts
+  peaks: RequestCounts
   /** Tenant of a management token's claims ('' when not multi-tenant). */
   tenantOf: (claims: Record<string, unknown>) => string
 }
@@ -81,6 +84,8 @@ export function createContext (opts: SimulatorOptions, keys: JwtKeys): SimContex
     tenantTokens: new Map(Object.entries(opts.tenantTokens ?? {})),
     requests: [],
     counts: zeroCounts(),
+    inFlight: zeroCounts(),
+    peaks: zeroCounts(),
     tenantOf: (claims) => multiTenant && typeof claims['mender.tenant'] === 'string' ? claims['mender.tenant'] : ''
   }
 }

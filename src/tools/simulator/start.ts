@@ -13,18 +13,22 @@ function urlFor (protocol: string, host: string, port: number): string {
   return `${protocol}://${shown.includes(':') ? `[${shown}]` : shown}:${port}`
 }
 
+function resetContext (ctx: ReturnType<typeof createContext>): void {
+  ctx.store.reset()
+  ctx.data.reset()
+  ctx.tokens.reset()
+  ctx.faults.clear()
+  ctx.requests.length = 0
+  for (const counts of [ctx.counts, ctx.peaks]) Object.assign(counts, zeroCounts())
+}
+
 /** Starts a simulator on `opts.host`:`opts.port` (default 127.0.0.1:0). */
 export async function startSimulator (opts: SimulatorOptions = {}): Promise<Simulator> {
   const ctx = createContext(opts, await generateJwtKeys())
   const state = createState(ctx)
   let closeSockets = (): void => {}
   const reset = (): void => {
-    ctx.store.reset()
-    ctx.data.reset()
-    ctx.tokens.reset()
-    ctx.faults.clear()
-    ctx.requests.length = 0
-    Object.assign(ctx.counts, zeroCounts())
+    resetContext(ctx)
     closeSockets()
   }
   const app = buildSimulatorApp(opts, ctx, (a) => registerInspectionRoutes(a, ctx, state, reset))
@@ -46,6 +50,7 @@ export async function startSimulator (opts: SimulatorOptions = {}): Promise<Simu
     state,
     requests: ctx.requests,
     counts: ctx.counts,
+    peaks: ctx.peaks,
     faults: ctx.faults,
     reset,
     close: async () => {

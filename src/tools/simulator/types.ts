@@ -72,6 +72,8 @@ export interface RecordedRequest {
   bodyBytes: Buffer
   /** The fault/route group the request fell into ('other' for unknown routes). */
   group: FaultGroup | 'other'
+  /** The status answered, once answered (0: the connection went away first). */
+  status?: number
 }
 
 export interface ConnectionRecord {
@@ -145,6 +147,8 @@ export interface Simulator {
   requests: RecordedRequest[]
   /** Requests received per route group (faulted ones included). */
   counts: RequestCounts
+  /** The most requests of each group in progress at once since the last reset. */
+  peaks: RequestCounts
   faults: FaultControls
   /** Forgets devices, tokens, requests, counts, connections (closing open websockets) and faults; users stay. */
   reset: () => void

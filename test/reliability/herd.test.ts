@@ -1,0 +1,183 @@
+// Thundering herd: 2,000 devices (1,000 Mender already knows, 1,000 new) send their auth request at once to a
+// freshly restarted gateway (a real process). The gateway bounds its concurrent management calls (mgmt_concurrency)
+// and answers what its queue cannot hold with 503 + Retry-After; devices that honour it get in. Every device ends
+// accepted, each is preauthorized exactly once, and when Mender answers 429 the gateway pauses for its Retry-After.
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { Client } from 'undici'
+import { issueDeviceCert, type Issued } from '../../src/tools/pki/index.js'
+import type { TestPki } from '../support/pki.js'
+import { TEST_USER, openBackend, type Backend } from '../support/gateway.js'
+import { runCli, type CliProcess } from '../support/process.js'
+import { AUTH_URL_PATH, authRequest } from '../support/device.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
+
+const DEVICES = 2000
+const KNOWN = 1000
+const CONCURRENCY = 8
+/** How long a device keeps retrying after 503s (each after its Retry-After). */
+const PATIENCE_MS = 240_000
+let pki: TestPki
+let sim: Simulator
+let backend: Backend
+let devices: Issued[]
+
+beforeAll(async () => {
+  ;({ pki, sim } = backend = await openBackend())
+  devices = []
+  for (let i = 0; i < DEVICES; i += 100) {
+    devices.push(...await Promise.all(Array.from({ length: Math.min(100, DEVICES - i) }, async (_, j) =>
+      await issueDeviceCert(pki.root, { cn: `herd-${i + j}`, keyType: 'ec' }))))
+  }
+}, 300_000)
+
+afterAll(async () => {
+  await backend?.close()
+})
+
+function start (): CliProcess {
+  return runCli(['serve'], {
+    MTLS_LISTEN: '127.0.0.1:0',
+    MTLS_STATUS_LISTEN: '127.0.0.1:0',
+    MTLS_MENDER_BACKEND: sim.url,
+    MTLS_MENDER_USER: TEST_USER.email,
+    MTLS_MENDER_PASS: TEST_USER.password,
+    MTLS_SERVER_CERT: pki.server.chainPath,
+    MTLS_SERVER_KEY: pki.server.keyPath,
+    MTLS_TENANT_CA_PEM: pki.trust.path,
+    MTLS_MGMT_CONCURRENCY: String(CONCURRENCY),
+    MTLS_MGMT_QUEUE_SIZE: '100',
+    MTLS_MGMT_QUEUE_TIMEOUT: '2000',
+    // one source address for the whole herd, and retries beyond the per-certificate auth limit
+    MTLS_MAX_CONNECTIONS_PER_IP: '0',
+    MTLS_AUTH_RATE_LIMIT: '0'
+  })
+}
+
+async function gatewayPort (p: CliProcess): Promise<number> {
+  const line = await p.waitFor((l) => l.event === 'listening', 30_000)
+  const url = String((line.addresses as { gateway: string }).gateway)
+  return Number(url.slice(url.lastIndexOf(':') + 1))
+}
+
+const mac = (i: number): string => `02:00:${Math.floor(i / 65536).toString(16).padStart(2, '0')}:` +
+  `${(Math.floor(i / 256) % 256).toString(16).padStart(2, '0')}:${(i % 256).toString(16).padStart(2, '0')}:00`
+
+interface Outcome { status: number, attempts: number, busy: number, retryAfterSeen: boolean, error?: string }
+
+/** One device: its auth request, retried after each 503 for its Retry-After (with jitter), for PATIENCE_MS. */
+async function authenticate (port: number, i: number, suffix = ''): Promise<Outcome> {
+  const d = devices[i] as Issued
+  const client = new Client(`https://localhost:${port}`, {
+    // 2,000 handshakes at once on a shared 2-core machine (client and gateway): a device's patience, not undici's 10 s
+    connect: { ca: pki.root.certPem, cert: d.chainPem, key: d.keyPem, servername: 'localhost', timeout: 120_000 },
+    headersTimeout: 60_000,
+    bodyTimeout: 60_000
+  })
+  const req = authRequest(d.keyPem, { mac: mac(i) + suffix })
+  const outcome: Outcome = { status: 0, attempts: 0, busy: 0, retryAfterSeen: true }
+  try {
+    const until = Date.now() + PATIENCE_MS
+    while (Date.now() < until) {
+      outcome.attempts++
+      const res = await client.request({ path: AUTH_URL_PATH, method: 'POST', body: req.body, headers: req.headers })
+        .catch((e: { code?: string, message?: string }) => { outcome.error = e.code ?? e.message; return undefined })
+      if (res === undefined) break
+      await res.body.text()
+      outcome.status = res.statusCode
+      if (res.statusCode !== 503) break
+      outcome.busy++
+      const after = Number(res.headers['retry-after'])
+      if (!(after >= 1)) outcome.retryAfterSeen = false
+      await new Promise((resolve) => setTimeout(resolve, (after >= 1 ? after : 1) * 1000 * (0.5 + Math.random())))
+    }
+  } finally {
+    await client.close()
+  }
+  return outcome
+}
+
+/** Preauthorization requests Mender received, per MAC, since `from` (the index in sim.requests). */
+function preauthsByMac (from: number): Map<string, number[]> {
+  const out = new Map<string, number[]>()
+  for (const r of sim.requests.slice(from)) {
+    if (r.group !== 'preauth') continue
+    const body = JSON.parse(r.bodyBytes.toString()) as { identity_data?: { mac?: string } }
+    const key = String(body.identity_data?.mac)
+    out.set(key, [...(out.get(key) ?? []), r.status ?? -1])
+  }
+  return out
+}
+
+it('accepts every device of a 2,000-device herd after a restart, preauthorizing each exactly once', async () => {
+  sim.faults.latency('preauth', 30)
+  // the known half: accepted through a first gateway, which is then restarted
+  let p = start()
+  let port = await gatewayPort(p)
+  for (let i = 0; i < KNOWN; i += 50) {
+    const batch = await Promise.all(Array.from({ length: 50 }, async (_, j) => await authenticate(port, i + j)))
+    expect(batch.filter((o) => o.status !== 200)).toEqual([])
+  }
+  p.child.kill('SIGTERM')
+  expect(await p.exited).toBe(0)
+  const from = sim.requests.length
+  sim.peaks.preauth = 0
+  p = start()
+  try {
+    port = await gatewayPort(p)
+    const started = Date.now()
+    const outcomes = await Promise.all(Array.from({ length: DEVICES }, async (_, i) => await authenticate(port, i)))
+    const seconds = (Date.now() - started) / 1000
+    const statuses = new Map<number, number>()
+    for (const o of outcomes) statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1)
+    expect({ statuses: Object.fromEntries(statuses), errors: outcomes.filter((o) => o.error !== undefined).length })
+      .toEqual({ statuses: { 200: DEVICES }, errors: 0 })
+    const busy = outcomes.reduce((n, o) => n + o.busy, 0)
+    expect(busy).toBeGreaterThan(0)
+    expect(outcomes.every((o) => o.retryAfterSeen)).toBe(true)
+    expect(sim.peaks.preauth).toBeLessThanOrEqual(CONCURRENCY)
+    const preauths = preauthsByMac(from)
+    expect(preauths.size).toBe(DEVICES)
+    for (let i = 0; i < DEVICES; i++) {
+      // a known device: 409, then the force upsert (preauth_force, the default); a new one: created once
+      expect(preauths.get(mac(i)), mac(i)).toEqual(i < KNOWN ? [409, 201] : [201])
+    }
+    expect(p.lines.filter((l) => (l.level as number) >= 50)).toEqual([])
+    console.log(JSON.stringify({
+      scenario: 'herd',
+      devices: DEVICES,
+      seconds,
+      busy503: busy,
+      maxAttempts: Math.max(...outcomes.map((o) => o.attempts)),
+      peakManagementCalls: sim.peaks.preauth
+    }))
+  } finally {
+    sim.faults.clear()
+    p.child.kill('SIGTERM')
+    await p.exited
+  }
+}, 600_000)
+
+it('holds every preauthorization for Mender\'s Retry-After after a 429, then accepts every device', async () => {
+  const p = start()
+  try {
+    const port = await gatewayPort(p)
+    await p.waitFor((l) => l.event === 'mgmt_login')
+    sim.reset()
+    sim.faults.failNext('preauth', 429, CONCURRENCY)
+    const herd = Array.from({ length: 50 }, async (_, i) => await authenticate(port, DEVICES - 1 - i, 'rotated'))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const atThrottle = sim.counts.preauth
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    // the 429s (Retry-After: 1) paused the gate: nothing beyond the calls already in flight reached Mender
+    expect(atThrottle).toBeLessThanOrEqual(CONCURRENCY)
+    expect(sim.counts.preauth).toBe(atThrottle)
+    const outcomes = await Promise.all(herd)
+    expect(outcomes.map((o) => o.status)).toEqual(Array(50).fill(200))
+    expect(outcomes.some((o) => o.busy > 0)).toBe(true)
+    expect(p.lines.some((l) => l.code === 'MTLS_ERR_MGMT_THROTTLED')).toBe(true)
+  } finally {
+    sim.faults.clear()
+    p.child.kill('SIGTERM')
+    await p.exited
+  }
+}, 120_000)
