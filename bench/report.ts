@@ -1,7 +1,7 @@
 // The benchmark's report: medians over rounds per (target, scenario), throughput ratios against HAProxy and
 // direct, the markdown table, and `bench/results.md` with the machine and versions the numbers came from.
 import { readFileSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import type { Sample } from './load.js'
 
@@ -76,6 +76,15 @@ export interface RunInfo {
 }
 
 /** Writes the results file: table, date, versions, CPU, settings and the exact command. */
+/** Heading of the section `npm run bench:tunnel` keeps at the end of the results file (each run keeps the other's). */
+export const TUNNEL_SECTION = '\n## Tunnel pairs (`npm run bench:tunnel`)\n'
+
+/** The tunnel section of the results file at `path`, or '' when there is none. */
+export async function tunnelSection (path: string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '')
+  return text.includes(TUNNEL_SECTION) ? text.slice(text.indexOf(TUNNEL_SECTION)) : ''
+}
+
 export async function writeResults (path: string, table: string, info: RunInfo): Promise<void> {
   const tls = Object.entries(info.negotiated).map(([t, v]) => `${t}: ${v}`).join('; ')
   const text = `# Benchmark results
@@ -95,5 +104,5 @@ Ratios are of req/s against the same scenario's HAProxy and direct rows (above 1
 CPU time of the process the client talks to (the gateway, HAProxy, or the simulator for direct) per request,
 warm-up included; client CPU is the load generator's. The simulator's own work is the same behind every target.
 `
-  await writeFile(path, text)
+  await writeFile(path, text + await tunnelSection(path))
 }

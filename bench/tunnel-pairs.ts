@@ -1,7 +1,7 @@
 // The pairs of the tunnel benchmark, each proxy its own process on loopback: our forward + reverse tunnels
 // (`mtls-ambassador serve --config`), HAProxy forward + reverse, stunnel client + server. Every configuration comes
 // from the operator files in extra/tunnel/ (ports and paths substituted), so the benchmark runs what the docs show.
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { combinedPem, fromTemplate, startStunnel, tunnelFromTemplate } from '../test/support/peers.js'
@@ -34,6 +34,8 @@ async function ourTunnel (dir: string, name: string, entry: Record<string, unkno
 }> {
   const file = join(dir, `${name}.yaml`)
   await writeFile(file, stringify({ status_listen: 'off', log_level: 'info', tunnels: [entry] }))
+  // the log is appended to: a previous round's ready line must not be read as this one's
+  await rm(join(dir, `${name}.log`), { force: true })
   const child = startChild(name, process.execPath, [...cliCommand().args, 'serve', '--config', file], {}, join(dir, `${name}.log`))
   try {
     const m = await waitForLine(child, /"event":"tunnel_listening".*?"listen":"127\.0\.0\.1:(\d+)"/)

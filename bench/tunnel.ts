@@ -12,12 +12,13 @@ import { makeTestPki, type TestCert, type TestPki } from '../test/support/pki.js
 import { ensureHaproxy } from '../test/support/haproxy.js'
 import { ensureStunnel } from '../test/support/peers.js'
 import { cliCommand, REPO_ROOT } from './procs.js'
+import { TUNNEL_SECTION } from './report.js'
 import { bulk, connections, startSink, type BulkSample, type ConnSample, type ConnTarget } from './tunnel-load.js'
 import { startHaproxyPair, startOurPair, startStunnelPair, type Pair, type PairFiles } from './tunnel-pairs.js'
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     mib: { type: 'string', default: '256' },
     warmup: { type: 'string', default: '1' },
     duration: { type: 'string', default: '4' },
@@ -85,6 +86,15 @@ async function measure (p: Pair | undefined, sinkPort: number, files: PairFiles,
     `through, ${fmt(row.direct.at(-1)?.perSecond ?? NaN)} handshakes/s direct`)
 }
 
+const EXPLAINED = [
+  'Medians over rounds; in each round every pair ran once, in a rotating order. Bulk: one connection carries the',
+  'payload from the client through forward → reverse proxy to a target that counts it, then a half-close and the',
+  'target\'s two-byte answer; proxies CPU is both proxies\' CPU time (/proc) per MiB. Through the pair: plain TCP into',
+  'the forward proxy, one byte, half-close, the answer (each forward proxy resumes TLS sessions as it does by',
+  'default); pair CPU is both proxies\'. Full handshakes: mTLS straight to the reverse proxy with no session to',
+  'resume; server CPU is the reverse proxy\'s, client CPU the load generator\'s.'
+]
+
 type Starter = (dir: string, f: PairFiles, target: number) => Promise<Pair>
 const PAIRS: Array<{ name: string, start?: Starter }> = [
   { name: 'plain TCP (no proxy)' },
@@ -128,14 +138,16 @@ async function main (): Promise<void> {
       `${num('warmup')} s warm-up + ${num('duration')} s measured; ECDSA P-256 keys; TLS 1.3`,
     `- Node.js: ${process.version}; tunnels run from ${cli.from === 'dist' ? 'dist/ (built)' : 'src/ via tsx'}`,
     `- ${version('haproxy', '-v')} (nbthread 1); ${version('stunnel4', '-version')}`,
-    `- CPU: ${cpu[0]?.model ?? 'unknown'} × ${cpu.length} (shared machine: load generator, target and proxies on the same cores)`
+    `- CPU: ${cpu[0]?.model ?? 'unknown'} × ${cpu.length} (shared machine: load generator, target and proxies on the same cores)`,
+    '',
+    ...EXPLAINED
   ]
   process.stdout.write(`${md}\n\n${notes.join('\n')}\n`)
   await appendResults(args.out ?? '', md, notes)
 }
 
 async function appendResults (out: string, md: string, notes: string[]): Promise<void> {
-  const marker = '\n## Tunnel pairs (`npm run bench:tunnel`)\n'
+  const marker = TUNNEL_SECTION
   const previous = await readFile(out, 'utf8').catch(() => '# Benchmark results\n')
   const kept = previous.includes(marker) ? previous.slice(0, previous.indexOf(marker)) : previous.trimEnd() + '\n'
   await writeFile(out, `${kept}${marker}\n${md}\n\n${notes.join('\n')}\n`)
