@@ -241,7 +241,7 @@ describe('auth request: Mender failures', () => {
     try {
       sim.faults.failNext('preauth', 429, 1)
       const first = await postAuth(agents.ec, g.url, authRequest(pki.devices.ec.keyPem, nextIdentity()))
-      expect([first.status, first.headers['retry-after']]).toEqual([503, '5'])
+      expect([first.status, first.headers['retry-after']]).toEqual([503, '3'])
       const calls = sim.counts.preauth
       const second = await postAuth(agents.rsa, g.url, authRequest(pki.devices.rsa.keyPem, nextIdentity()))
       expect(second.status).toBe(503)

@@ -168,7 +168,7 @@ it('holds every preauthorization for Mender\'s Retry-After after a 429, then acc
     await new Promise((resolve) => setTimeout(resolve, 300))
     const atThrottle = sim.counts.preauth
     await new Promise((resolve) => setTimeout(resolve, 500))
-    // the 429s (Retry-After: 1) paused the gate: nothing beyond the calls already in flight reached Mender
+    // the 429s (Retry-After: 3) paused the gate: nothing beyond the calls already in flight reached Mender
     expect(atThrottle).toBeLessThanOrEqual(CONCURRENCY)
     expect(sim.counts.preauth).toBe(atThrottle)
     const outcomes = await Promise.all(herd)

@@ -38,7 +38,7 @@ async function applyFaults (ctx: SimContext, request: FastifyRequest, reply: Fas
     request.raw.socket.destroy()
   } else if (action.kind === 'fail') {
     // a forced 429 says when to come back, as Mender's rate limiting does
-    if (action.status === 429) reply.header('Retry-After', '1')
+    if (action.status === 429) reply.header('Retry-After', '3')
     sendError(reply, action.status, (STATUS_CODES[action.status] ?? 'error').toLowerCase())
   }
   return action.kind !== 'none'
