@@ -134,7 +134,7 @@ describe('bad values on the command line', () => {
     const missing = await failing(['tunnel', ...args])
     expect(missing.code).toBe(1)
     expect(missing.fatal?.code).toBe('MTLS_ERR_TLS_MATERIAL')
-    expect(fatalMessage(missing.fatal)).toContain(`tunnel forward: server certificate ${join(dir.dir, 'missing.crt')}: ENOENT`)
+    expect(fatalMessage(missing.fatal)).toContain(`tunnel forward: cert ${join(dir.dir, 'missing.crt')}: ENOENT`)
   }, 30_000)
 
   it('a reverse tunnel without any allow rule: exit 1, told to say who may connect', async () => {
@@ -175,7 +175,8 @@ describe('a YAML file of several tunnels', () => {
   it('reports the missing material of every tunnel together (serve and check-config)', async () => {
     const file = write('two-missing.yaml', [
       { name: 'one', mode: 'reverse', listen: '127.0.0.1:0', connect: target.address, allow_all: true, ...common(), cert: join(dir.dir, 'a.crt') },
-      { name: 'two', mode: 'reverse', listen: '127.0.0.1:0', connect: target.address, allow_all: true, ...common(), ca: join(dir.dir, 'b.pem') }
+      { name: 'two', mode: 'reverse', listen: '127.0.0.1:0', connect: target.address, allow_all: true, ...common(), ca: join(dir.dir, 'b.pem') },
+      { name: 'three', mode: 'reverse', listen: '127.0.0.1:0', connect: target.address, allow_all: true, ...common(), key: pki.devices.ec.keyPath }
     ])
     const serve = await failing(['serve', '--config', file])
     expect(serve.code).toBe(1)
@@ -184,8 +185,9 @@ describe('a YAML file of several tunnels', () => {
     expect(check.code).toBe(1)
     expect(check.stderr).toMatch(/^MTLS_ERR_TLS_MATERIAL: /)
     for (const message of [fatalMessage(serve.fatal), check.stderr]) {
-      expect(message).toContain(`tunnel one: server certificate ${join(dir.dir, 'a.crt')}: ENOENT`)
-      expect(message).toContain(`tunnel two: tenant CA bundle ${join(dir.dir, 'b.pem')}: ENOENT`)
+      expect(message).toContain(`tunnel one: cert ${join(dir.dir, 'a.crt')}: ENOENT`)
+      expect(message).toContain(`tunnel two: ca ${join(dir.dir, 'b.pem')}: ENOENT`)
+      expect(message).toContain('tunnel three: key does not match the cert')
     }
   }, 60_000)
 
