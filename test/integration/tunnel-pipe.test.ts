@@ -74,6 +74,16 @@ afterAll(async () => {
   await pki?.cleanup()
 })
 
+/** Sends `text` to `address`, half-closes, and resolves with what came back before EOF. */
+async function echoOf (address: string, text: string): Promise<string> {
+  const s = await connected(address)
+  const reply = readAll(s)
+  s.end(text)
+  const got = await reply
+  s.destroy()
+  return got
+}
+
 /** Everything a socket reads, as text, until it ends (resolves with the text on 'end'). */
 async function readAll (s: Socket): Promise<string> {
   let text = ''
@@ -372,7 +382,7 @@ function activated (args: string[], listening: Server[], env: Record<string, str
 }
 
 describe('systemd', () => {
-  it('takes its listener from socket activation by name, reports READY once listening and STOPPING on SIGTERM',
+  it('takes its listener from socket activation by name, reports READY once listening, RELOADING on SIGHUP, STOPPING on SIGTERM',
     async () => {
       handler = (s) => s.pipe(s)
       const [other, passed] = [createServer(), createServer()]
@@ -399,6 +409,11 @@ describe('systemd', () => {
         s.end('socket activated')
         expect(await echo).toBe('socket activated')
         expect(proc.output()).toContain('"event":"tunnel_listening"')
+        // SIGHUP reloads: RELOADING=1, then READY=1 again, still carrying connections
+        process.kill(proc.pid() as number, 'SIGHUP')
+        expect((await receiver.next()).text).toMatch(/^RELOADING=1$/m)
+        expect((await receiver.next()).text).toMatch(/^READY=1$/m)
+        expect(await echoOf(`127.0.0.1:${port}`, 'after reload')).toBe('after reload')
         process.kill(proc.pid() as number, 'SIGTERM')
         expect((await receiver.next()).text).toMatch(/^STOPPING=1$/m)
         expect(await proc.exited).toBe(0)
