@@ -10,11 +10,14 @@ import { tunnelTrustSource } from '../tunnel/trust-source.js'
 export async function checkTrust (settings: Settings): Promise<void> {
   const config = buildConfig(settings)
   if (config.gateway !== undefined) await loadTrust(gatewayTrustSource(config.gateway))
+  // every tunnel is checked: the problems of all of them are reported at once, each naming its tunnel
+  const problems: string[] = []
   for (const t of config.tunnels) {
     try {
       await loadTrust(tunnelTrustSource(t))
     } catch (err) {
-      throw new StartupErrors.TLS_MATERIAL(`tunnel ${t.name}: ${(err as Error).message}`, { cause: err })
+      problems.push(`tunnel ${t.name}: ${(err as Error).message.replace(/^cannot load TLS material: /, '')}`)
     }
   }
+  if (problems.length > 0) throw new StartupErrors.TLS_MATERIAL(problems.join('; '))
 }

@@ -40,28 +40,37 @@ function certsOf (pem: string | undefined, what: string, path: string, problems:
   }
 }
 
-function checkKey (pem: string | undefined, cert: X509Certificate | undefined, what: string, problems: string[]): void {
+function checkKey (
+  pem: string | undefined, cert: X509Certificate | undefined, l: MaterialLabels, path: string, problems: string[]
+): void {
+  const what = `${l.key} ${path}`
   if (pem === undefined) return
   try {
     const key = createPrivateKey(pem)
-    if (cert !== undefined && !cert.checkPrivateKey(key)) problems.push('server key does not match the server certificate')
+    if (cert !== undefined && !cert.checkPrivateKey(key)) problems.push(`${l.key} does not match the ${l.cert}`)
   } catch (err) {
     problems.push(`${what}: ${(err as Error).message}`)
   }
 }
 
+/** How problems name the three files (a listener's by default; a tunnel names them by its config keys). */
+export interface MaterialLabels { cert: string, key: string, ca: string }
+
+const LISTENER_LABELS: MaterialLabels = { cert: 'server certificate', key: 'server key', ca: 'tenant CA bundle' }
+
 /** Paths of a node's certificate chain, its key and the CA bundle peers must chain to. */
-export interface MaterialPaths { cert: string, key: string, ca: string }
+export interface MaterialPaths { cert: string, key: string, ca: string, labels?: MaterialLabels }
 
 /** Reads cert, key and CA bundle; throws MTLS_ERR_TLS_MATERIAL listing every problem. */
 export function loadTlsMaterial (paths: MaterialPaths): TlsMaterial {
   const problems: string[] = []
-  const cert = read(paths.cert, 'server certificate', problems)
-  const key = read(paths.key, 'server key', problems)
-  const ca = read(paths.ca, 'tenant CA bundle', problems)
-  const serverCert = certsOf(cert, 'server certificate', paths.cert, problems)[0]
-  checkKey(key, serverCert, `server key ${paths.key}`, problems)
-  const caCerts = certsOf(ca, 'tenant CA bundle', paths.ca, problems)
+  const l = paths.labels ?? LISTENER_LABELS
+  const cert = read(paths.cert, l.cert, problems)
+  const key = read(paths.key, l.key, problems)
+  const ca = read(paths.ca, l.ca, problems)
+  const serverCert = certsOf(cert, l.cert, paths.cert, problems)[0]
+  checkKey(key, serverCert, l, paths.key, problems)
+  const caCerts = certsOf(ca, l.ca, paths.ca, problems)
   if (problems.length > 0 || serverCert === undefined || cert === undefined || key === undefined || ca === undefined) {
     throw new StartupErrors.TLS_MATERIAL(problems.join('; '))
   }

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadTlsMaterial, type TlsMaterial } from './material.js'
+import { loadTlsMaterial, type MaterialLabels, type TlsMaterial } from './material.js'
 import { loadCrl, loadDenylist, type CrlInfo } from './revocation.js'
 import { StartupErrors } from '../errors.js'
 import { contextPlan, loadTenants, type ContextPlan, type TenantSource, type TenantTrust } from './tenants.js'
@@ -27,6 +27,8 @@ export interface TrustSource {
   /** CRL files and folders of them. */
   crlPaths: string[]
   minVersion: '1.2' | '1.3'
+  /** How problems name cert, key and ca (a listener's names unless told). */
+  labels?: MaterialLabels
 }
 
 export interface TrustSnapshot {

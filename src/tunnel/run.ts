@@ -8,6 +8,7 @@ import type { CommonConfig, TunnelConfig } from '../config/model.js'
 import type { DeepReadonly } from '../lib/deep-freeze.js'
 import type { Mode } from '../mode.js'
 import { TrustService } from '../tls/trust-service.js'
+import { StartupErrors } from '../errors.js'
 import type { ReloadResult } from '../tls/reloader.js'
 import type { TlsGuard } from '../tls/guard.js'
 import { listen, type Listening } from '../net/listen.js'
@@ -54,11 +55,37 @@ async function build (t: Tunnel, common: Common, log: Logger, metrics: TunnelMet
   return { t, server, trust, connections, guard }
 }
 
-/** Builds every tunnel (loading each one's trust: throws MTLS_ERR_TLS_MATERIAL listing every problem). */
+const MATERIAL = 'MTLS_ERR_TLS_MATERIAL'
+
+/** Builds each tunnel; a tunnel whose trust does not load is a problem naming it, anything else closes and throws. */
+async function buildAll (
+  tunnels: readonly Tunnel[], common: Common, log: Logger, metrics: TunnelMetrics
+): Promise<{ built: Running[], problems: string[] }> {
+  const built: Running[] = []
+  const problems: string[] = []
+  for (const t of tunnels) {
+    try {
+      built.push(await build(t, common, log, metrics))
+    } catch (err) {
+      const e = err as { code?: string, message?: string }
+      if (e.code !== MATERIAL) {
+        for (const r of built) r.trust.close()
+        throw err
+      }
+      problems.push(`tunnel ${t.name}: ${String(e.message).replace(/^cannot load TLS material: /, '')}`)
+    }
+  }
+  return { built, problems }
+}
+
+/** Builds every tunnel (loading each one's trust: throws MTLS_ERR_TLS_MATERIAL listing every tunnel's problems). */
 export async function createTunnels (tunnels: readonly Tunnel[], common: Common, deps: TunnelDeps): Promise<Mode> {
   const metrics = new TunnelMetrics(deps.registry)
-  const built: Running[] = []
-  for (const t of tunnels) built.push(await build(t, common, deps.log, metrics))
+  const { built, problems } = await buildAll(tunnels, common, deps.log, metrics)
+  if (problems.length > 0) {
+    for (const r of built) r.trust.close()
+    throw new StartupErrors.TLS_MATERIAL(problems.join('; '))
+  }
   metrics.trust.watch(() => built.map((r) => ({
     labels: { tunnel: r.t.name }, trust: r.trust.current(), openConnections: r.connections.size
   })))

@@ -14,6 +14,8 @@ export function tunnelTrustSource (t: DeepReadonly<TunnelConfig>): TrustSource {
     tenants: [],
     denylist: t.blacklist_path,
     crlPaths: [...t.crl_paths],
-    minVersion: t.tls_min_version
+    minVersion: t.tls_min_version,
+    // problems name the tunnel's own keys: a forward tunnel's cert is a client certificate, its ca no tenant's
+    labels: { cert: 'cert', key: 'key', ca: 'ca' }
   }
 }

@@ -1,7 +1,7 @@
 // Refusals of the tunnels over real sockets, each with its reason code in the log and nothing delivered to the
 // target (the target counts what reaches it): client certificates outside the access rules (and each rule admitting
 // its match), a foreign CA, revoked certificates (denylist and CRL, fresh and resumed), a server certificate with the
-// wrong name or SAN URI, plain TCP and HTTP to the TLS port, and a handshake that stalls.
+// wrong name or SAN URI, of another CA or revoked, plain TCP and HTTP to the TLS port, and a handshake that stalls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash, X509Certificate } from 'node:crypto'
 import { connect as netConnect, type Socket } from 'node:net'
@@ -60,7 +60,12 @@ beforeAll(async () => {
     reverseTunnel(pki, at, { name: 'stall', handshake_timeout: 300 })
   ], { reload_watch: false })
   const remote = reverse.address('all')
+  const serverDenylist = join(pki.dir, 'server-denylist.txt')
+  await writeFile(serverDenylist, `${pki.server.serialHex}\n`)
+  const serverCrl = await pki.crl('server-revoked', [pki.server.serialHex])
   forward = await startTunnels([
+    forwardTunnel(pki, pki.devices.ec, '127.0.0.1:0', remote, { name: 'revoked-server', blacklist_path: serverDenylist }),
+    forwardTunnel(pki, pki.devices.ec, '127.0.0.1:0', remote, { name: 'crl-revoked-server', crl_paths: [serverCrl.path] }),
     forwardTunnel(pki, pki.devices.ec, '127.0.0.1:0', remote, { name: 'wrong-name', server_name: 'other.example' }),
     forwardTunnel(pki, pki.devices.ec, '127.0.0.1:0', remote, { name: 'wrong-uri', server_uri: 'spiffe://example.org/x' }),
     forwardTunnel(pki, pki.devices.ec, '127.0.0.1:0', remote, { name: 'foreign-server', ca: pki.foreign.certPath }),
@@ -229,7 +234,9 @@ describe('servers a forward tunnel does not trust', () => {
   it.each([
     ['wrong-name', 'MTLS_ERR_TLS_SERVER_NAME'],
     ['wrong-uri', 'MTLS_ERR_TLS_SERVER_NAME'],
-    ['foreign-server', 'MTLS_ERR_TLS_UNKNOWN_CA']
+    ['foreign-server', 'MTLS_ERR_TLS_UNKNOWN_CA'],
+    ['revoked-server', 'MTLS_ERR_TLS_REVOKED'],
+    ['crl-revoked-server', 'MTLS_ERR_TLS_REVOKED']
   ])('%s: closes the client, logs %s, delivers nothing', async (tunnel, code) => {
     const before = count(forward, tunnel, code)
     let got: { echoed: string, end: string } | undefined

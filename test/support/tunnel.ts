@@ -1,5 +1,7 @@
 // Starts real tunnels in-process (configured like a YAML `tunnels:` list, status listener on port 0) with every log
 // line captured, plus echo targets and helpers to reach a tunnel's listener.
+import { spawn } from 'node:child_process'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -149,4 +151,58 @@ export async function replaceFile (path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`
   await writeFile(temp, text, { mode: 0o600 })
   await rename(temp, path)
+}
+
+/**
+ * A TCP address where connections hang (a blackhole): a listener with a backlog of 0 that never accepts, its one
+ * queue slot taken, so the kernel drops every further SYN and connect() waits until the caller's deadline.
+ */
+export async function blackhole (): Promise<{ address: string, close: () => Promise<void> }> {
+  const script = 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\n' +
+    'print(s.getsockname()[1],flush=True)\nsys.stdin.read()'
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject)
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
+  })
+  const filler = connect({ host: '127.0.0.1', port })
+  filler.on('error', () => {})
+  await new Promise((resolve) => filler.once('connect', resolve))
+  return {
+    address: `127.0.0.1:${port}`,
+    close: async () => {
+      filler.destroy()
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.stdin.end()
+      await exited
+    }
+  }
+}
+
+/** Starts an mTLS connection to a reverse tunnel's `host:port`, presenting `cert` (allowHalfOpen). */
+export function mtlsTo (address: string, pki: TestPki, cert: TestCert, extra: Record<string, unknown> = {}): TLSSocket {
+  const colon = address.lastIndexOf(':')
+  const options = {
+    host: address.slice(0, colon),
+    port: Number(address.slice(colon + 1)),
+    servername: 'localhost',
+    ca: pki.root.certPem,
+    cert: cert.chainPem,
+    key: cert.keyPem,
+    allowHalfOpen: true,
+    ...extra
+  }
+  return tlsConnect(options)
+}
+
+/** An mTLS connection to a reverse tunnel, resolved once its handshake is done. */
+export async function mtlsConnected (
+  address: string, pki: TestPki, cert: TestCert, extra: Record<string, unknown> = {}
+): Promise<TLSSocket> {
+  const s = mtlsTo(address, pki, cert, extra)
+  await new Promise<void>((resolve, reject) => {
+    s.once('secureConnect', resolve)
+    s.once('error', reject)
+  })
+  return s
 }
