@@ -6,10 +6,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { Client } from 'undici'
 import { issueDeviceCert, type Issued } from '../../src/tools/pki/index.js'
 import type { TestPki } from '../support/pki.js'
-import { TEST_USER, openBackend, type Backend } from '../support/gateway.js'
-import { runCli, type CliProcess } from '../support/process.js'
+import { openBackend, type Backend } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest } from '../support/device.js'
 import type { Simulator } from '../../src/tools/simulator/index.js'
+import { ownFds, settled, startGatewayProcess, type GatewayProcess, type Resources } from './support/resources.js'
+import { writeFigures } from './support/figures.js'
 
 const DEVICES = 2000
 const KNOWN = 1000
@@ -34,29 +35,18 @@ afterAll(async () => {
   await backend?.close()
 })
 
-function start (): CliProcess {
-  return runCli(['serve'], {
-    MTLS_LISTEN: '127.0.0.1:0',
-    MTLS_STATUS_LISTEN: '127.0.0.1:0',
-    MTLS_MENDER_BACKEND: sim.url,
-    MTLS_MENDER_USER: TEST_USER.email,
-    MTLS_MENDER_PASS: TEST_USER.password,
-    MTLS_SERVER_CERT: pki.server.chainPath,
-    MTLS_SERVER_KEY: pki.server.keyPath,
-    MTLS_TENANT_CA_PEM: pki.trust.path,
-    MTLS_MGMT_CONCURRENCY: String(CONCURRENCY),
-    MTLS_MGMT_QUEUE_SIZE: '100',
-    MTLS_MGMT_QUEUE_TIMEOUT: '2000',
-    // one source address for the whole herd, and retries beyond the per-certificate auth limit
-    MTLS_MAX_CONNECTIONS_PER_IP: '0',
-    MTLS_AUTH_RATE_LIMIT: '0'
+async function start (): Promise<GatewayProcess> {
+  return await startGatewayProcess({
+    pki,
+    backendUrl: sim.url,
+    env: {
+      MTLS_MGMT_CONCURRENCY: String(CONCURRENCY),
+      MTLS_MGMT_QUEUE_SIZE: '100',
+      MTLS_MGMT_QUEUE_TIMEOUT: '2000',
+      // one source address for the whole herd
+      MTLS_MAX_CONNECTIONS_PER_IP: '0'
+    }
   })
-}
-
-async function gatewayPort (p: CliProcess): Promise<number> {
-  const line = await p.waitFor((l) => l.event === 'listening', 30_000)
-  const url = String((line.addresses as { gateway: string }).gateway)
-  return Number(url.slice(url.lastIndexOf(':') + 1))
 }
 
 const mac = (i: number): string => `02:00:${Math.floor(i / 65536).toString(16).padStart(2, '0')}:` +
@@ -111,21 +101,24 @@ function preauthsByMac (from: number): Map<string, number[]> {
 it('accepts every device of a 2,000-device herd after a restart, preauthorizing each exactly once', async () => {
   sim.faults.latency('preauth', 30)
   // the known half: accepted through a first gateway, which is then restarted
-  let p = start()
-  let port = await gatewayPort(p)
+  let p = await start()
   for (let i = 0; i < KNOWN; i += 50) {
-    const batch = await Promise.all(Array.from({ length: 50 }, async (_, j) => await authenticate(port, i + j)))
+    const batch = await Promise.all(Array.from({ length: 50 }, async (_, j) => await authenticate(p.port, i + j)))
     expect(batch.filter((o) => o.status !== 200)).toEqual([])
   }
-  p.child.kill('SIGTERM')
-  expect(await p.exited).toBe(0)
+  expect(await p.stop()).toBe(0)
   const from = sim.requests.length
   sim.peaks.preauth = 0
-  p = start()
+  p = await start()
   try {
-    port = await gatewayPort(p)
+    const before = await p.sample()
+    let peak: Resources = before
+    const sampler = setInterval(() => {
+      p.sample().then((r) => { if (r.rssKb > peak.rssKb) peak = r }, () => {})
+    }, 500)
     const started = Date.now()
-    const outcomes = await Promise.all(Array.from({ length: DEVICES }, async (_, i) => await authenticate(port, i)))
+    const outcomes = await Promise.all(Array.from({ length: DEVICES }, async (_, i) => await authenticate(p.port, i)))
+    clearInterval(sampler)
     const seconds = (Date.now() - started) / 1000
     const statuses = new Map<number, number>()
     for (const o of outcomes) statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1)
@@ -141,26 +134,31 @@ it('accepts every device of a 2,000-device herd after a restart, preauthorizing 
       // a known device: 409, then the force upsert (preauth_force, the default); a new one: created once
       expect(preauths.get(mac(i)), mac(i)).toEqual(i < KNOWN ? [409, 201] : [201])
     }
-    expect(p.lines.filter((l) => (l.level as number) >= 50)).toEqual([])
-    console.log(JSON.stringify({
-      scenario: 'herd',
+    expect(p.lines.filter((l) => Number(l.level) >= 50)).toEqual([])
+    const after = await settled(p, before)
+    expect(after.openConnections).toBe(before.openConnections)
+    expect(ownFds(after)).toBeLessThanOrEqual(ownFds(before) + 2)
+    writeFigures('herd', {
       devices: DEVICES,
       seconds,
+      requests: outcomes.reduce((n, o) => n + o.attempts, 0),
+      answered200: statuses.get(200) ?? 0,
       busy503: busy,
+      errors: outcomes.filter((o) => o.error !== undefined).length,
       maxAttempts: Math.max(...outcomes.map((o) => o.attempts)),
-      peakManagementCalls: sim.peaks.preauth
-    }))
+      peakManagementCalls: sim.peaks.preauth,
+      resources: { before, peak, after }
+    })
   } finally {
     sim.faults.clear()
-    p.child.kill('SIGTERM')
-    await p.exited
+    await p.stop()
   }
 }, 600_000)
 
 it('holds every preauthorization for Mender\'s Retry-After after a 429, then accepts every device', async () => {
-  const p = start()
+  const p = await start()
   try {
-    const port = await gatewayPort(p)
+    const port = p.port
     await p.waitFor((l) => l.event === 'mgmt_login')
     sim.reset()
     sim.faults.failNext('preauth', 429, CONCURRENCY)
@@ -177,7 +175,6 @@ it('holds every preauthorization for Mender\'s Retry-After after a 429, then acc
     expect(p.lines.some((l) => l.code === 'MTLS_ERR_MGMT_THROTTLED')).toBe(true)
   } finally {
     sim.faults.clear()
-    p.child.kill('SIGTERM')
-    await p.exited
+    await p.stop()
   }
 }, 120_000)
