@@ -280,6 +280,10 @@ describe('abuse', () => {
       let during: Resources | undefined
       const peak = await sampled(gw, async () => {
         for (let i = 0; i < NOFILE + 100; i++) flood.push(openTcp(gw.port, '127.0.0.3'))
+        // every socket connected (the listen backlog holds them all) or ended before the gateway's view is sampled
+        await Promise.all(flood.map(async (s) => await Promise.race([
+          new Promise((resolve) => { s.once('connect', resolve); s.once('close', resolve) }), sleep(10_000)
+        ])))
         await sleep(1500)
         during = await gw.sample()
         expect(gw.alive()).toBe(true)
