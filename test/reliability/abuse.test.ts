@@ -9,12 +9,13 @@ import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openBackend, type Backend } from '../support/gateway.js'
+import { metricValue } from '../support/metrics.js'
 import type { TestCert } from '../support/pki.js'
 import { writeFigures } from './support/figures.js'
 import { Ledger, runPool } from './support/ledger.js'
 import { makeFleet, type Fleet } from './support/devices.js'
 import {
-  ownFds, settled, startGatewayProcess, type GatewayProcess, type GatewayProcessOptions, type Resources
+  ownFds, seriousLogs, settled, startGatewayProcess, type GatewayProcess, type GatewayProcessOptions, type Resources
 } from './support/resources.js'
 
 let backend: Backend
@@ -112,6 +113,7 @@ async function expectRecovered (gw: GatewayProcess, before: Resources, peak: Res
   expect(after.openConnections).toBe(before.openConnections)
   expect(ownFds(after)).toBeLessThanOrEqual(ownFds(before) + 2)
   expect(after.rssKb).toBeLessThan(before.rssKb + RSS_BOUND_KB)
+  expect(seriousLogs(gw)).toEqual([])
   return { resources: { before, peak, after } }
 }
 
@@ -222,6 +224,7 @@ describe('abuse', () => {
         },
         cutAfterMs: { headers: max(cut.headers), authBody: max(cut.authBody), proxiedBody: max(cut.proxiedBody) },
         timeouts: gw.withCode('MTLS_ERR_REQUEST_TIMEOUT').length,
+        upstreamErrors: gw.lines.filter((l) => l.code?.startsWith('MTLS_ERR_UPSTREAM_') === true).length,
         ...report
       })
       expect(uncut).toEqual([])
@@ -231,6 +234,9 @@ describe('abuse', () => {
       expect(min(cut.authBody)).toBeGreaterThanOrEqual(2500 - 50)
       expect(min(cut.proxiedBody)).toBeGreaterThanOrEqual(2500 - 50)
       expect(gw.withCode('MTLS_ERR_REQUEST_TIMEOUT')).toHaveLength(45)
+      // a device that stalls its body is not a Mender failure: no upstream error logged or counted
+      expect(gw.lines.filter((l) => l.code?.startsWith('MTLS_ERR_UPSTREAM_') === true)).toEqual([])
+      expect(await metricValue(gw.statusUrl, 'mtls_upstream_errors_total')).toBeUndefined()
       expect(ledger.problems).toEqual([])
       expect(ledger.complete()).toBe(true)
     })

@@ -200,6 +200,11 @@ export async function startGatewayProcess (o: GatewayProcessOptions): Promise<Ga
   }
 }
 
+/** Log lines at error or fatal level (an unexpected error, an unhandled rejection, a forced stop), for assertions. */
+export function seriousLogs (gw: GatewayProcess): LogLine[] {
+  return gw.lines.filter((l) => l.level === 'error' || l.level === 'fatal' || (typeof l.level === 'number' && l.level >= 50))
+}
+
 /** File descriptors besides the upstream pool and the metrics reads: device connections, listeners, files. */
 export const ownFds = (r: Resources): number => r.fds - r.upstreamFds - r.statusFds
 
