@@ -245,9 +245,9 @@ describe('abuse', () => {
   it('survives connection churn with abrupt resets at every phase of a connection', async () => {
     await withGateway({}, async (gw, before) => {
       const ledger = new Ledger('legit')
-      const phases = ['tcp', 'hello', 'handshake', 'partial', 'inflight'] as const
+      const phases = ['tcp', 'hello', 'handshake', 'partial', 'midbody', 'inflight'] as const
       const counts: Record<string, number> = Object.fromEntries(phases.map((p) => [p, 0]))
-      const churn = Array.from({ length: 500 }, (_, i) => phases[i % phases.length] as typeof phases[number])
+      const churn = Array.from({ length: 600 }, (_, i) => phases[i % phases.length] as typeof phases[number])
       const peak = await sampled(gw, async () => {
         await Promise.all([
           runPool(churn, 20, async (phase, i) => {
@@ -261,7 +261,8 @@ describe('abuse', () => {
                 await Promise.race([new Promise((resolve) => s.once('secureConnect', resolve)), sleep(5000)])
                 if (phase === 'partial') s.write('PATCH /api/devices/v1/inventory/device/attributes HTTP/1.1\r\nHost: local')
                 if (phase === 'inflight') s.write('GET /api/devices/v1/deployments/device/deployments/next HTTP/1.1\r\nHost: localhost\r\n\r\n')
-                if (phase === 'partial' || phase === 'inflight') await sleep(i % 7)
+                if (phase === 'midbody') s.write('PATCH /api/devices/v1/inventory/device/attributes HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"name":')
+                if (phase !== 'handshake') await sleep(i % 7)
               }
             }
             counts[phase] = (counts[phase] ?? 0) + 1
