@@ -16,7 +16,8 @@ export const RETRY_AFTER_SECONDS = 10
  * The gateway's connection caps (`max_connections`, `max_connections_per_ip`), counted on the TCP socket before any
  * TLS work: a refused socket is reset and logged with MTLS_ERR_TLS_CONN_LIMIT, and never reaches the TLS layer. The
  * total cap is lowered to what the open-file limit can carry (logged once, MTLS_WARN_FD_LIMIT), so running out of
- * descriptors is a logged refusal, never a connection the kernel drops unseen nor a dial to Mender that fails.
+ * descriptors is a logged refusal, never a connection the kernel drops unseen nor a dial to Mender that fails; an
+ * accept that still fails is logged (MTLS_ERR_ACCEPT) and the gateway keeps serving.
  */
 export function limitConnections (
   server: Server,
@@ -28,6 +29,10 @@ export function limitConnections (
     o.log.warn({ code: LogCodes.FD_LIMIT, openFileLimit: fileLimit, maxConnections: max, configured: o.max },
       'open device connections capped by the open-file limit')
   }
+  // an accept that fails once listening (EMFILE, ENFILE, ENOBUFS) is an 'error' event: logged, never a crash
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (server.listening) o.log.error({ code: LogCodes.ACCEPT_FAILED, cause: err.code ?? err.message }, 'accepting a connection failed')
+  })
   capConnections(server, {
     maxConnections: max,
     maxPerSource: o.perIp,

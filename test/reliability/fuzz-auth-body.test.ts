@@ -130,6 +130,10 @@ function wellFormedDeep (v: unknown): unknown {
   return v
 }
 
+/** A JSON null body: Go decodes it into an empty request (Mender then refuses it), the ambassador refuses at once. */
+const isJsonNull = (bytes: Buffer): boolean =>
+  bytes.toString('latin1').replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '') === 'null'
+
 describe('auth request body fuzzing', () => {
   it('reads generated bodies exactly as Go reads them (last wins, case-insensitive), refusing ambiguity', () => {
     tally.check('body model', body, (b) => {
@@ -209,7 +213,7 @@ describe('auth request body fuzzing', () => {
         if (g.decodeErr !== '' || JSON.stringify(goFields) !== JSON.stringify(got.value)) {
           problems.push(`${bytes.toString('base64')}: ours ${JSON.stringify(got.value)} go ${JSON.stringify(goFields)} ${g.decodeErr}`)
         }
-      } else if (g.decodeErr === '' && !ambiguous && g.depth <= BODY_MAX_DEPTH) {
+      } else if (g.decodeErr === '' && !ambiguous && g.depth <= BODY_MAX_DEPTH && !isJsonNull(bytes)) {
         problems.push(`${bytes.toString('base64')}: ours ${JSON.stringify(got)} but Go decodes it`)
       }
     })

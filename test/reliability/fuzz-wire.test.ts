@@ -15,7 +15,7 @@ import { rawExchange } from '../support/raw-tls.js'
 import type { TestCert } from '../support/pki.js'
 import { FuzzTally, mutated, outcome } from './support/fuzz.js'
 import { Ledger, runPool } from './support/ledger.js'
-import { ownFds, settled, startGatewayProcess, type GatewayProcess, type Resources } from './support/resources.js'
+import { ownFds, seriousLogs, settled, startGatewayProcess, type GatewayProcess, type Resources } from './support/resources.js'
 
 const AUTH_BODIES = 300
 const TARGETS = 300
@@ -147,5 +147,7 @@ describe('over-the-wire fuzzing', () => {
     expect(after.openConnections).toBe(baseline.openConnections)
     expect(ownFds(after)).toBeLessThanOrEqual(ownFds(baseline) + 2)
     expect(gw.alive()).toBe(true)
+    // no unexpected error, unhandled rejection or crash handler ran in the gateway
+    expect(seriousLogs(gw)).toEqual([])
   })
 })

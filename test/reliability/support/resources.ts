@@ -27,9 +27,11 @@ export interface Resources {
 export interface GatewayProcess {
   child: ChildProcess
   pid: number
-  /** https://localhost:<port> (the server certificate names localhost). */
+  /** https://localhost:<port> (the server certificate names localhost); '' when only tunnels run. */
   url: string
   port: number
+  /** Every listener by name (`gateway`, each tunnel's name), as the `listening` log line gives them. */
+  addresses: Record<string, string>
   statusUrl: string
   lines: LogLine[]
   withCode: (code: string) => LogLine[]
@@ -121,7 +123,11 @@ function lineReader (onLine: (line: LogLine) => void): (chunk: Buffer) => void {
   }
 }
 
-/** Starts the gateway process and resolves once it listens (rejects with its output when it exits first). */
+/**
+ * Starts the process (`serve`: the gateway, and the tunnels MTLS_TUNNELS configures) and resolves once it listens
+ * (rejects with its output when it exits first). For a tunnel-only process give `backendUrl: ''` and set
+ * MTLS_MENDER_BACKEND to '' in `env`.
+ */
 export async function startGatewayProcess (o: GatewayProcessOptions): Promise<GatewayProcess> {
   const node = [process.execPath, join(REPO_ROOT, 'dist', 'cli.js'), 'serve']
   const argv = o.nofile === undefined ? node : ['prlimit', `--nofile=${o.nofile}:${o.nofile}`, '--', ...node]
@@ -158,17 +164,19 @@ export async function startGatewayProcess (o: GatewayProcessOptions): Promise<Ga
       check()
     })
   const listening = await waitFor((l) => l.event === 'listening', 30_000)
-  const url = String(listening.url).replace('127.0.0.1', 'localhost')
+  // a process running only tunnels has no gateway URL: url '' and port 0, its listeners in `addresses`
+  const url = typeof listening.url === 'string' ? listening.url.replace('127.0.0.1', 'localhost') : ''
   const statusUrl = String(listening.statusUrl)
   const alive = (): boolean => child.exitCode === null && child.signalCode === null
   const pid = child.pid as number
-  const upstreamPort = Number(new URL(o.backendUrl).port) || undefined
+  const upstreamPort = o.backendUrl === '' ? undefined : Number(new URL(o.backendUrl).port) || undefined
   const statusPort = Number(new URL(statusUrl).port)
   return {
     child,
     pid,
     url,
-    port: Number(new URL(url).port),
+    port: url === '' ? 0 : Number(new URL(url).port),
+    addresses: (listening.addresses ?? {}) as Record<string, string>,
     statusUrl,
     lines,
     withCode: (code) => lines.filter((l) => l.code === code),
@@ -190,6 +198,11 @@ export async function startGatewayProcess (o: GatewayProcessOptions): Promise<Ga
       return code
     }
   }
+}
+
+/** Log lines at error or fatal level (an unexpected error, an unhandled rejection, a forced stop), for assertions. */
+export function seriousLogs (gw: GatewayProcess): LogLine[] {
+  return gw.lines.filter((l) => l.level === 'error' || l.level === 'fatal' || (typeof l.level === 'number' && l.level >= 50))
 }
 
 /** File descriptors besides the upstream pool and the metrics reads: device connections, listeners, files. */
