@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import { REPO_ROOT } from '../../support/process.js'
 import { hasGo } from '../../support/go-oracle.js'
+import { ensureSystemTools } from '../../support/global-setup.js'
 
 const TOOLS: Array<[string, string]> = [
   ['prlimit', 'util-linux'],
@@ -14,6 +15,7 @@ function has (tool: string): boolean {
 }
 
 export default async function setup (): Promise<void> {
+  ensureSystemTools()
   const missing = TOOLS.filter(([tool]) => !has(tool)).map(([tool, pkg]) => `${tool} (Debian: ${pkg})`)
   if (!hasGo()) missing.push('go (Debian: golang-go)')
   if (missing.length > 0) throw new Error(`the reliability suite needs: ${missing.join(', ')}`)
