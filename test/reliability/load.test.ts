@@ -3,7 +3,8 @@
 // requests, inventory PATCHes and PUTs and deployment polls; 20 of them also keep a deviceconnect websocket open and
 // exchange echoed messages. Every request and message is in the ledger and gets exactly its own answer (an auth
 // answer is the token of that device; inventory lands on the device that wrote it). Memory after a full GC in the
-// gateway (through its inspector) and fds stay flat while the fleet runs, and return to the baseline once it leaves.
+// gateway (through its inspector) and fds stay flat while the fleet runs, and return to the baseline once it leaves;
+// a last wave of 1,000 short connections leaves the live heap where it was (no leak per connection).
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { Client } from 'undici'
 import WebSocket from 'ws'
@@ -30,6 +31,8 @@ const pause = (): number => 2000 + Math.random() * 2000
 const HEAP_FLAT_KB = 32 * 1024
 const HEAP_BACK_KB = 16 * 1024
 const RSS_BOUND_KB = 256 * 1024
+/** 1,000 more connections, come and gone, may leave at most this much more live heap (4 kB a connection). */
+const CHURN_LEAK_KB = 4 * 1024
 /** fds (besides the upstream pool) may differ this much between two samples of the same fleet. */
 const FD_FLAT = 20
 
@@ -251,6 +254,16 @@ it(`serves ${DEVICES} concurrent devices for ${SECONDS} s with every request ans
     await Promise.all(devices.map(async (d) => await d.client.close()))
     const after = await settled(gw, before, 2, 60_000)
     const heapAfter = await gcOf(gw)
+    // a leak per connection would show here: every device once more on a new connection (one poll), then gone
+    const churn = new Ledger('churn')
+    const again = certs.map((c, i) => Object.assign(new Device(i, c, gw.url), { jwt: devices[i]?.jwt ?? '' }))
+    await Promise.all(again.map(async (d, i) => {
+      await sleep((i * RAMP_MS) / DEVICES / 2)
+      await d.poll(churn, `${d.index}/churn`)
+      await d.client.close()
+    }))
+    const afterChurn = await settled(gw, before, 2, 60_000)
+    const heapChurn = await gcOf(gw)
     const summary = ledger.summary()
     const misattributed = devices.flatMap((d) => {
       const view = backend.sim.state.deviceByIdentity({ mac: d.mac })
@@ -268,8 +281,9 @@ it(`serves ${DEVICES} concurrent devices for ${SECONDS} s with every request ans
       online: online.summary(),
       requests: { ...summary, perSecond: Math.round(summary.sent / SECONDS) },
       misattributed: misattributed.length,
-      resources: { before, peak, beforeClose, after, samples },
-      heapAfterGc: { before: heapBefore, running: running?.heap, end: last?.heap, after: heapAfter },
+      resources: { before, peak, beforeClose, after, afterChurn, samples },
+      churn: churn.summary(),
+      heapAfterGc: { before: heapBefore, running: running?.heap, end: last?.heap, after: heapAfter, churn: heapChurn },
       fds: {
         before: before.fds, running: running?.resources.fds, end: last?.resources.fds, peak: peak.fds, after: after.fds
       },
@@ -296,6 +310,10 @@ it(`serves ${DEVICES} concurrent devices for ${SECONDS} s with every request ans
     expect(ownFds(after)).toBeLessThanOrEqual(ownFds(before) + 2)
     expect(heapAfter.heapUsedKb - heapBefore.heapUsedKb).toBeLessThan(HEAP_BACK_KB)
     expect(after.rssKb).toBeLessThan(before.rssKb + RSS_BOUND_KB)
+    expect(churn.problems).toEqual([])
+    expect(churn.complete()).toBe(true)
+    expect(ownFds(afterChurn)).toBeLessThanOrEqual(ownFds(before) + 2)
+    expect(heapChurn.heapUsedKb - heapAfter.heapUsedKb).toBeLessThan(CHURN_LEAK_KB)
     expect(gw.lines.filter((l) => (l.level as number) >= 50)).toEqual([])
   } finally {
     await Promise.all(devices.map(async (d) => await d.client.destroy().catch(() => {})))
