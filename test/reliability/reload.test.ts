@@ -4,8 +4,9 @@
 // SHA-256 compared with what Mender received) and 5 tunnel streams carry bytes both ways (SHA-256 of what came back).
 // Nothing streaming fails. After each reload, new connections get the new policy: the new server certificate (gateway
 // and tunnel), a device denylisted or put on the CRL in that round refused on its next connection with
-// MTLS_ERR_TLS_REVOKED (also when it offers its old TLS session), while the connection it already had keeps its
-// admission; a foreign CA's device admitted exactly while its CA is in the bundle.
+// MTLS_ERR_TLS_REVOKED (also when it offers its TLS session from before: the figures record whether sessions resume
+// across a reload), while the connection it already had keeps its admission; a foreign CA's device admitted exactly
+// while its CA is in the bundle.
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -140,7 +141,7 @@ async function reload (gw: GatewayProcess): Promise<number> {
   return Date.now() - started
 }
 
-interface Probe { status?: number, fingerprint?: string, session?: Buffer, error?: string }
+interface Probe { status?: number, fingerprint?: string, session?: Buffer, resumed?: boolean, error?: string }
 
 /** A new connection of `d` to `port`, asking for /status (gateway) or sending a line (tunnel echo). */
 async function probe (port: number, d: Issued, kind: 'gateway' | 'tunnel', session?: Buffer): Promise<Probe> {
@@ -154,6 +155,7 @@ async function probe (port: number, d: Issued, kind: 'gateway' | 'tunnel', sessi
     s.on('session', (t: Buffer) => { out.session = t })
     s.once('secureConnect', () => {
       out.fingerprint = s.getPeerX509Certificate()?.fingerprint256
+      out.resumed = s.isSessionReused()
       s.write(kind === 'gateway' ? 'GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' : 'ping\n')
     })
     s.on('data', (d: Buffer) => {
@@ -318,7 +320,8 @@ it(`keeps ${UPLOADS + STREAMS} streams whole through ${ROUNDS} reloads and appli
       // connections (and TLS sessions) the devices revoked in this round had before it
       const held = await Promise.all([hold(gw.port, deniedNow), hold(gw.port, revokedNow)])
       const heldBefore = await Promise.all(held.map(async (h) => await h.ask()))
-      const session = (await probe(gw.port, deniedNow, 'gateway')).session
+      const [session, goodSession] = (await Promise.all([probe(gw.port, deniedNow, 'gateway'), probe(gw.port, good, 'gateway')]))
+        .map((p) => p.session)
       await writeRound(r)
       const from = gw.lines.length
       reloadedAt.push(Date.now())
@@ -332,7 +335,8 @@ it(`keeps ${UPLOADS + STREAMS} streams whole through ${ROUNDS} reloads and appli
         probe(tunnelPort, revokedNow, 'tunnel')
       ])
       const [goodGateway, goodTunnel, foreign] = await Promise.all([
-        probe(gw.port, good, 'gateway'), probe(tunnelPort, good, 'tunnel'), probe(gw.port, backend.pki.devices.foreign, 'gateway')
+        probe(gw.port, good, 'gateway', goodSession), probe(tunnelPort, good, 'tunnel'),
+        probe(gw.port, backend.pki.devices.foreign, 'gateway')
       ])
       const earlier = await Promise.all([...denied.slice(0, r - 1), ...revoked.slice(0, r - 1)]
         .map(async (d) => await probe(gw.port, d, 'gateway')))
@@ -354,7 +358,15 @@ it(`keeps ${UPLOADS + STREAMS} streams whole through ${ROUNDS} reloads and appli
         `round ${r}: the foreign CA's device was ${foreign.status === 200 ? 'admitted' : 'refused'}`)
       check(r % 2 === 1 || refusals(gw, from, backend.pki.devices.foreign, 'MTLS_ERR_TLS_UNKNOWN_CA') === 1,
         `round ${r}: the foreign CA's device was refused without MTLS_ERR_TLS_UNKNOWN_CA`)
-      rounds.push({ round: r, reloadMs, heldAfter, foreign: foreign.status ?? foreign.error ?? 'refused' })
+      rounds.push({
+        round: r,
+        reloadMs,
+        heldAfter,
+        foreign: foreign.status ?? foreign.error ?? 'refused',
+        // whether a TLS session from before the reload resumed after it (the guard re-checks resumed ones too)
+        offeredSession: session !== undefined,
+        goodResumedAcrossReload: goodGateway.resumed
+      })
       await sleep(BETWEEN_MS)
     }
     stop.now = true
