@@ -59,3 +59,22 @@ export function tunnelAddress (running: Running, name: string): string {
   if (address === undefined) throw new Error(`tunnel ${name} is not listening`)
   return address
 }
+
+/** The demo client's certificate, whose CN the reverse tunnels admit. */
+export const DEMO_CLIENT = 'device-ec'
+
+/** A reverse tunnel with the demo server certificate, admitting the demo client's CN only. */
+export function reverseEntry (run: DemoRun, name: string, listen: string, connect: string): Record<string, unknown> {
+  const { pki } = run
+  return {
+    name, mode: 'reverse', listen, connect, cert: pki.server.cert, key: pki.server.key, ca: pki.tenantCa.cert, allow_cn: [DEMO_CLIENT]
+  }
+}
+
+/** A forward tunnel presenting the demo client's certificate to the reverse tunnel at `connect`. */
+export function forwardEntry (run: DemoRun, name: string, listen: string, connect: string): Record<string, unknown> {
+  const client = run.pki.devices[DEMO_CLIENT]
+  return {
+    name, mode: 'forward', listen, connect, cert: client.cert, key: client.key, ca: run.pki.server.ca, server_name: 'localhost'
+  }
+}

@@ -8,8 +8,10 @@ import { parseFlags, portFlag } from '../../lib/cli-args.js'
 import { hostPort } from '../../net/listen-error.js'
 import type { Running } from '../../server.js'
 import { stopSignal } from '../demo.js'
-import { startPrivateBus, type PrivateBus } from './bus.js'
-import { DemoLog, demoRun, startDemoTunnels, tunnelAddress, type DemoRun } from './common.js'
+import { startPrivateBus } from './bus.js'
+import {
+  DEMO_CLIENT as CLIENT, DemoLog, demoRun, forwardEntry, reverseEntry, startDemoTunnels, tunnelAddress, type DemoRun
+} from './common.js'
 
 export const DBUS_DEMO_USAGE = `usage: mtls-ambassador demo dbus [options]
 
@@ -23,37 +25,6 @@ options:
   --port N     TCP port of the reverse tunnel's mTLS listener on 127.0.0.1 (default 2021; 0 = any free port)
   --once       exit after the call (0 when it answered)
   -h, --help   this help`
-
-const CLIENT = 'device-ec'
-
-/** The two tunnels: the controller's reverse proxy and, once it listens, the agent's forward proxy. */
-function reverseEntry (run: DemoRun, bus: PrivateBus, port: number): Record<string, unknown> {
-  const { pki } = run
-  return {
-    name: 'controller',
-    mode: 'reverse',
-    listen: hostPort('127.0.0.1', port),
-    connect: `unix:${bus.socket}`,
-    cert: pki.server.cert,
-    key: pki.server.key,
-    ca: pki.tenantCa.cert,
-    allow_cn: [CLIENT]
-  }
-}
-
-function forwardEntry (run: DemoRun, remote: string, socket: string): Record<string, unknown> {
-  const client = run.pki.devices[CLIENT]
-  return {
-    name: 'agent',
-    mode: 'forward',
-    listen: `unix:${socket}`,
-    connect: remote,
-    cert: client.cert,
-    key: client.key,
-    ca: run.pki.server.ca,
-    server_name: 'localhost'
-  }
-}
 
 /** dbus-send ListNames on the bus at `socket`: its exit code and output. */
 async function listNames (socket: string): Promise<{ ok: boolean, text: string }> {
@@ -97,10 +68,12 @@ export async function runDbusDemo (argv: string[], out: NodeJS.WritableStream = 
     const bus = await startPrivateBus(run.dir)
     stops.unshift(bus.stop)
     const log = new DemoLog(out)
-    const controller = await startDemoTunnels([reverseEntry(run, bus, port)], log)
+    const controller = await startDemoTunnels([reverseEntry(run, 'controller', hostPort('127.0.0.1', port), `unix:${bus.socket}`)], log)
     stops.unshift(controller.stop)
     const socket = join(run.dir, 'agent.sock')
-    const agent: Running = await startDemoTunnels([forwardEntry(run, tunnelAddress(controller, 'controller'), socket)], log)
+    const agent: Running = await startDemoTunnels([
+      forwardEntry(run, 'agent', `unix:${socket}`, tunnelAddress(controller, 'controller'))
+    ], log)
     stops.unshift(agent.stop)
     out.write(banner(run, tunnelAddress(controller, 'controller'), socket))
     const answer = await listNames(socket)

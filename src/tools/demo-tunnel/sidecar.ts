@@ -6,7 +6,9 @@ import { createServer, get, type Server } from 'node:http'
 import { parseFlags, portFlag } from '../../lib/cli-args.js'
 import { hostPort, listenError } from '../../net/listen-error.js'
 import { stopSignal } from '../demo.js'
-import { DemoLog, demoRun, startDemoTunnels, tunnelAddress, type DemoRun } from './common.js'
+import {
+  DEMO_CLIENT as CLIENT, DemoLog, demoRun, forwardEntry, reverseEntry, startDemoTunnels, tunnelAddress, type DemoRun
+} from './common.js'
 
 export const SIDECAR_DEMO_USAGE = `usage: mtls-ambassador demo sidecar [options]
 
@@ -23,7 +25,6 @@ options:
   -h, --help        this help`
 
 const HOST = '127.0.0.1'
-const CLIENT = 'device-ec'
 const s = { type: 'string' } as const
 
 /** The service behind the pair: answers every request with a line naming it. */
@@ -37,34 +38,6 @@ async function startApp (port: number): Promise<{ server: Server, port: number }
     server.listen(port, HOST, resolve)
   }).catch((err: unknown) => { throw listenError(err, { host: HOST, port }) })
   return { server, port: (server.address() as { port: number }).port }
-}
-
-function serverProxy (run: DemoRun, port: number, appPort: number): Record<string, unknown> {
-  const { pki } = run
-  return {
-    name: 'server-proxy',
-    mode: 'reverse',
-    listen: hostPort(HOST, port),
-    connect: hostPort(HOST, appPort),
-    cert: pki.server.cert,
-    key: pki.server.key,
-    ca: pki.tenantCa.cert,
-    allow_cn: [CLIENT]
-  }
-}
-
-function clientProxy (run: DemoRun, port: number, remote: string): Record<string, unknown> {
-  const client = run.pki.devices[CLIENT]
-  return {
-    name: 'client-proxy',
-    mode: 'forward',
-    listen: hostPort(HOST, port),
-    connect: remote,
-    cert: client.cert,
-    key: client.key,
-    ca: run.pki.server.ca,
-    server_name: 'localhost'
-  }
 }
 
 /** GET `url` on a fresh connection (closed after the answer): status and body, or the error. */
@@ -115,10 +88,12 @@ export async function runSidecarDemo (argv: string[], out: NodeJS.WritableStream
     const app = await startApp(ports[2])
     stops.unshift(async () => { await new Promise((resolve) => app.server.close(resolve)) })
     const log = new DemoLog(out)
-    const server = await startDemoTunnels([serverProxy(run, ports[1], app.port)], log)
+    const server = await startDemoTunnels([
+      reverseEntry(run, 'server-proxy', hostPort(HOST, ports[1]), hostPort(HOST, app.port))
+    ], log)
     stops.unshift(server.stop)
     const serverAddress = tunnelAddress(server, 'server-proxy')
-    const client = await startDemoTunnels([clientProxy(run, ports[0], serverAddress)], log)
+    const client = await startDemoTunnels([forwardEntry(run, 'client-proxy', hostPort(HOST, ports[0]), serverAddress)], log)
     stops.unshift(client.stop)
     const clientAddress = tunnelAddress(client, 'client-proxy')
     out.write(banner(run, clientAddress, serverAddress, app.port))
