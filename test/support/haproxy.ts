@@ -42,13 +42,11 @@ async function accepts (target: net.NetConnectOpts): Promise<boolean> {
 
 export interface Haproxy { child: ChildProcess, output: () => string, stop: () => Promise<void> }
 
-/** Starts `haproxy -db -f <config>` and waits until `ready` accepts a connection (10 s at most). */
-export async function startHaproxy (dir: string, config: string, ready: net.NetConnectOpts): Promise<Haproxy> {
-  const file = join(dir, 'haproxy.cfg')
-  writeFileSync(file, config)
-  const check = spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' })
-  if (check.status !== 0) throw new Error(`haproxy refused the config:\n${check.stdout}${check.stderr}`)
-  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Starts `cmd args` in the foreground and waits until `ready` accepts a connection (10 s at most). */
+export async function startPeer (
+  name: string, cmd: string, args: string[], ready: net.NetConnectOpts
+): Promise<Haproxy> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
@@ -64,5 +62,14 @@ export async function startHaproxy (dir: string, config: string, ready: net.NetC
     await sleep(50)
   }
   await stop()
-  throw new Error(`haproxy did not start:\n${out}`)
+  throw new Error(`${name} did not start:\n${out}`)
+}
+
+/** Starts `haproxy -db -f <config>` and waits until `ready` accepts a connection (10 s at most). */
+export async function startHaproxy (dir: string, config: string, ready: net.NetConnectOpts): Promise<Haproxy> {
+  const file = join(dir, 'haproxy.cfg')
+  writeFileSync(file, config)
+  const check = spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' })
+  if (check.status !== 0) throw new Error(`haproxy refused the config:\n${check.stdout}${check.stderr}`)
+  return await startPeer('haproxy', 'haproxy', ['-db', '-f', file], ready)
 }

@@ -1,13 +1,13 @@
 // The tools a tunnel replaces, as real peers: the operator configurations committed in extra/tunnel/ loaded as
 // templates (each substitution must find its text, so the docs cannot drift from what is tested), combined PEM
 // files for HAProxy, and stunnel4 started in the foreground. HAProxy itself is started by ./haproxy.ts.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
-import { sleep } from './net.js'
+import { startPeer } from './haproxy.js'
 import type { TestCert } from './pki.js'
 
 export const EXTRA_TUNNEL = fileURLToPath(new URL('../../extra/tunnel/', import.meta.url))
@@ -54,35 +54,11 @@ export function ensureStunnel (): void {
 
 export interface Peer { child: ChildProcess, output: () => string, stop: () => Promise<void> }
 
-async function accepts (target: net.NetConnectOpts): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const c = net.connect(target)
-    c.once('connect', () => { c.destroy(); resolve(true) })
-    c.once('error', () => resolve(false))
-  })
-}
-
 /** Starts `stunnel4 <dir>/<name>.conf` (the config must say `foreground = yes`) and waits until `ready` accepts. */
 export async function startStunnel (
   dir: string, name: string, config: string, ready: net.NetConnectOpts
 ): Promise<Peer> {
   const file = join(dir, `${name}.conf`)
   writeFileSync(file, config)
-  const child = spawn('stunnel4', [file], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }
-  for (let i = 0; i < 200; i++) {
-    if (await accepts(ready)) return { child, output: () => out, stop }
-    if (child.exitCode !== null) break
-    await sleep(50)
-  }
-  await stop()
-  throw new Error(`stunnel did not start:\n${out}`)
+  return await startPeer('stunnel', 'stunnel4', [file], ready)
 }
