@@ -11,7 +11,7 @@ import { openBackend, type Backend } from '../support/gateway.js'
 import { authRequest, deviceAgent, postAuth, send, type Answer } from '../support/device.js'
 import type { Simulator } from '../../src/tools/simulator/index.js'
 import { Ledger, runPool, type Verdict } from './support/ledger.js'
-import { startGatewayProcess, type GatewayProcess } from './support/resources.js'
+import { ownFds, settled, startGatewayProcess, type GatewayProcess, type Resources } from './support/resources.js'
 import { writeFigures } from './support/figures.js'
 
 const NEXT = '/api/devices/v1/deployments/device/deployments/next?artifact_name=a&device_type=t'
@@ -20,6 +20,7 @@ let sim: Simulator
 let backend: Backend
 let proxy: FaultProxy
 let gw: GatewayProcess
+let baseline: Resources
 
 type Mode = 'up' | 'refuse' | 'reset'
 
@@ -82,6 +83,7 @@ beforeAll(async () => {
     backendUrl: `http://127.0.0.1:${proxy.port}`,
     env: { MTLS_UPSTREAM_HEADERS_TIMEOUT: '1000', MTLS_UPSTREAM_CONNECT_TIMEOUT: '1000', MTLS_PREAUTH_CACHE_TTL: '3600' }
   })
+  baseline = await gw.sample()
 }, 60_000)
 
 afterAll(async () => {
@@ -128,6 +130,14 @@ Promise<Answer | undefined> {
 const preauths = (mac: string): number[] => sim.requests
   .filter((r) => r.group === 'preauth' && r.bodyBytes.toString().includes(mac))
   .map((r) => r.status ?? -1)
+
+/** Connections and the gateway's own fds back where they started; the figures keep before and after. */
+async function expectBaseline (phase: string): Promise<void> {
+  const after = await settled(gw, baseline)
+  figures[`${phase}Resources`] = { before: baseline, after }
+  expect(after.openConnections).toBe(baseline.openConnections)
+  expect(ownFds(after)).toBeLessThanOrEqual(ownFds(baseline) + 2)
+}
 
 async function settle (): Promise<void> {
   // answers are logged right after they are sent
@@ -213,6 +223,7 @@ describe('backend faults', () => {
     expect(gw.lines.filter((l) => Number(l.level) >= 50 || l.code === 'MTLS_ERR_INTERNAL')).toEqual([])
     expect(gw.alive()).toBe(true)
     for (const d of [...known, ...newcomers]) await d.agent.close()
+    await expectBaseline('backend')
   }, 180_000)
 })
 
@@ -259,5 +270,6 @@ describe('management faults', () => {
     expect(await missingCodes()).toEqual([])
     expect(gw.lines.filter((l) => l.code === 'MTLS_ERR_INTERNAL' || Number(l.level) >= 60)).toEqual([])
     for (const d of [d401, d5xx, revoked]) await d.agent.close()
+    await expectBaseline('management')
   }, 120_000)
 })

@@ -13,6 +13,7 @@ import { authRequest, deviceAgent, postAuth, send } from '../support/device.js'
 import { echoServer } from '../support/tunnel.js'
 import { receiveHashed, sendHashed } from '../support/net.js'
 import type { Simulator } from '../../src/tools/simulator/index.js'
+import { writeFigures } from './support/figures.js'
 
 const NEXT = '/api/devices/v1/deployments/device/deployments/next'
 const DEADLINE = 3000
@@ -26,7 +27,10 @@ beforeAll(async () => {
   echo = await echoServer()
 })
 
+const figures: Record<string, unknown> = {}
+
 afterAll(async () => {
+  writeFigures('shutdown', figures)
   await echo?.close()
   await backend?.close()
 })
@@ -115,9 +119,19 @@ it('answers in-flight requests, closes websockets with 1001, drains tunnels to t
     const echoed = receiveHashed(short)
     const sent = await sendHashed(short, 4 * 1024 * 1024)
     expect(await echoed).toEqual(sent)
-    expect((await Promise.all(inFlight)).map((a) => a.status)).toEqual([401, 401, 401, 401, 401])
-    expect(await Promise.all(sockets.map(async (s) => await s.code))).toEqual([1001, 1001])
-    for (const closedAt of await Promise.all(cut)) {
+    const answers = (await Promise.all(inFlight)).map((a) => a.status)
+    expect(answers).toEqual([401, 401, 401, 401, 401])
+    const codes = await Promise.all(sockets.map(async (s) => await s.code))
+    expect(codes).toEqual([1001, 1001])
+    const cutAt = await Promise.all(cut)
+    figures.sigterm = {
+      inFlightAnswered: answers.length,
+      websocketCloseCodes: codes,
+      tunnelStreamWholeBytes: sent.bytes,
+      tunnelStreamsCutAfterMs: cutAt.map((t) => t - signalled),
+      shutdownTimeoutMs: DEADLINE
+    }
+    for (const closedAt of cutAt) {
       expect(closedAt - signalled).toBeGreaterThanOrEqual(DEADLINE - 200)
       expect(closedAt - signalled).toBeLessThan(DEADLINE + 5000)
     }
@@ -142,6 +156,7 @@ it('exits at once on a second SIGTERM during the drain', async () => {
     const second = Date.now()
     p.child.kill('SIGTERM')
     expect(await p.exited).toBe(1)
+    figures.secondSigterm = { exitCode: 1, exitedAfterMs: Date.now() - second, shutdownTimeoutMs: 30_000 }
     expect(Date.now() - second).toBeLessThan(5000)
     await closed
   } finally {
