@@ -223,6 +223,28 @@ describe('auth request: Mender failures', () => {
     }
   })
 
+  it('takes no HTML login page for a token: 502 MTLS_ERR_MGMT_LOGIN_FAILED, nothing forwarded, then recovers', async () => {
+    // every login answered 200 with a portal page (a misrouted proxy in front of Mender), until it is fixed
+    sim.faults.htmlNext('login', 100)
+    const g = await startGateway({ pki, backendUrl: sim.url })
+    try {
+      const identity = nextIdentity()
+      const refused = await postAuth(agents.ec, g.url, authRequest(pki.devices.ec.keyPem, identity))
+      expect(refused.status).toBe(502)
+      expect(Object.keys(JSON.parse(refused.text) as object).sort()).toEqual(['error', 'request_id'])
+      expect(refused.text).not.toContain('Sign in')
+      expect(g.withCode('MTLS_ERR_MGMT_LOGIN_FAILED').length).toBeGreaterThanOrEqual(1)
+      expect(authForwards()).toBe(0)
+      expect(sim.state.deviceByIdentity(identity)).toBeUndefined()
+      sim.faults.clear()
+      const accepted = await postAuth(agents.ec, g.url, authRequest(pki.devices.ec.keyPem, identity))
+      expect(accepted.status).toBe(200)
+    } finally {
+      sim.faults.clear()
+      await g.close()
+    }
+  })
+
   it('preauthorizes again after Mender answers 401 to a cached pair (the device was deleted by an admin)', async () => {
     const identity = nextIdentity()
     expect((await postAuth(agents.ec, gw.url, authRequest(pki.devices.ec.keyPem, identity))).status).toBe(200)

@@ -36,6 +36,8 @@ async function applyFaults (ctx: SimContext, request: FastifyRequest, reply: Fas
   if (action.kind === 'drop') {
     reply.hijack()
     request.raw.socket.destroy()
+  } else if (action.kind === 'html') {
+    reply.code(200).type('text/html; charset=utf-8').send('<!doctype html><html><body><h1>Sign in</h1></body></html>\n')
   } else if (action.kind === 'fail') {
     // a forced 429 says when to come back, as Mender's rate limiting does
     if (action.status === 429) reply.header('Retry-After', '3')

@@ -1,5 +1,6 @@
-// Fault knobs of the simulator: latency per route group, forced error status or dropped connection for the next
-// N requests of a group, and token lifetime overrides. Pure state; the app's hooks consume it.
+// Fault knobs of the simulator: latency per route group, forced error status, dropped connection or an HTML page
+// (what a misrouted proxy answers) for the next N requests of a group, and token lifetime overrides. Pure state;
+// the app's hooks consume it.
 export const FAULT_GROUPS = ['login', 'preauth', 'auth_requests', 'device', 'management', 'websocket'] as const
 export type FaultGroup = typeof FAULT_GROUPS[number]
 
@@ -10,11 +11,13 @@ export interface FaultConfig {
   fail?: Partial<Record<FaultGroup, { status: number, count: number }>>
   /** Destroy the socket of the next N requests of the group without answering. */
   drop?: Partial<Record<FaultGroup, number>>
+  /** Answer the next N requests of the group 200 with an HTML page (a login portal or a misrouted proxy). */
+  html?: Partial<Record<FaultGroup, number>>
   /** Overrides the configured token lifetimes (0 or negative: tokens are issued already expired). */
   tokenLifetimeSec?: { user?: number, device?: number }
 }
 
-export type FaultAction = { kind: 'none' } | { kind: 'drop' } | { kind: 'fail', status: number }
+export type FaultAction = { kind: 'none' } | { kind: 'drop' } | { kind: 'html' } | { kind: 'fail', status: number }
 
 export interface FaultControls {
   get: () => FaultConfig
@@ -26,6 +29,7 @@ export interface FaultControls {
   latency: (group: FaultGroup, ms: number) => void
   failNext: (group: FaultGroup, status?: number, count?: number) => void
   dropNext: (group: FaultGroup, count?: number) => void
+  htmlNext: (group: FaultGroup, count?: number) => void
   tokenLifetime: (lifetimes: { user?: number, device?: number }) => void
 }
 
@@ -46,12 +50,14 @@ export class Faults implements FaultControls {
     if (c.latencyMs !== undefined) cur.latencyMs = { ...cur.latencyMs, ...c.latencyMs }
     if (c.fail !== undefined) cur.fail = { ...cur.fail, ...c.fail }
     if (c.drop !== undefined) cur.drop = { ...cur.drop, ...c.drop }
+    if (c.html !== undefined) cur.html = { ...cur.html, ...c.html }
     if (c.tokenLifetimeSec !== undefined) cur.tokenLifetimeSec = { ...cur.tokenLifetimeSec, ...c.tokenLifetimeSec }
   }
 
   latency (group: FaultGroup, ms: number): void { this.update({ latencyMs: { [group]: ms } }) }
   failNext (group: FaultGroup, status = 500, count = 1): void { this.update({ fail: { [group]: { status, count } } }) }
   dropNext (group: FaultGroup, count = 1): void { this.update({ drop: { [group]: count } }) }
+  htmlNext (group: FaultGroup, count = 1): void { this.update({ html: { [group]: count } }) }
   tokenLifetime (lifetimes: { user?: number, device?: number }): void { this.update({ tokenLifetimeSec: lifetimes }) }
 
   latencyOf (group: FaultGroup): number { return this.config.latencyMs?.[group] ?? 0 }
@@ -64,6 +70,11 @@ export class Faults implements FaultControls {
     if (drops > 0 && this.config.drop !== undefined) {
       this.config.drop[group] = drops - 1
       return { kind: 'drop' }
+    }
+    const pages = this.config.html?.[group] ?? 0
+    if (pages > 0 && this.config.html !== undefined) {
+      this.config.html[group] = pages - 1
+      return { kind: 'html' }
     }
     const fail = this.config.fail?.[group]
     if (fail !== undefined && fail.count > 0) {
@@ -102,12 +113,13 @@ function checkLifetimes (value: unknown): string[] {
 /** Validates a fault configuration received as JSON; returns the problems found (empty when valid). */
 export function faultConfigProblems (value: unknown): string[] {
   if (!isObject(value)) return ['fault configuration must be a JSON object']
-  const known = new Set(['latencyMs', 'fail', 'drop', 'tokenLifetimeSec'])
+  const known = new Set(['latencyMs', 'fail', 'drop', 'html', 'tokenLifetimeSec'])
   return [
     ...Object.keys(value).filter((k) => !known.has(k)).map((k) => `unknown field ${k}`),
     ...checkGroups('latencyMs', value.latencyMs, isCount),
     ...checkGroups('fail', value.fail, isFail),
     ...checkGroups('drop', value.drop, isCount),
+    ...checkGroups('html', value.html, isCount),
     ...checkLifetimes(value.tokenLifetimeSec)
   ]
 }
