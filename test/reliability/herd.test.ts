@@ -141,8 +141,14 @@ it('accepts every device of a 2,000-device herd after a restart, preauthorizing 
     const preauths = preauthsByMac(from)
     expect(preauths.size).toBe(DEVICES)
     for (let i = 0; i < DEVICES; i++) {
-      // a known device: 409, then the force upsert (preauth_force, the default); a new one: created once
-      expect(preauths.get(mac(i)), mac(i)).toEqual(i < KNOWN ? [409, 201] : [201])
+      // a new device: created once; a known one: 409 (more than one if a busy gateway sent it back to retry), then
+      // exactly one force upsert (preauth_force, the default)
+      const seen = preauths.get(mac(i)) ?? []
+      if (i >= KNOWN) expect(seen, mac(i)).toEqual([201])
+      else {
+        expect([seen.at(-1), seen.slice(0, -1).every((st) => st === 409), seen.length > 1], mac(i))
+          .toEqual([201, true, true])
+      }
     }
     expect(p.lines.filter((l) => Number(l.level) >= 50)).toEqual([])
     const after = await settled(p, before)
@@ -174,12 +180,10 @@ it('holds every preauthorization for Mender\'s Retry-After after a 429, then acc
     sim.reset()
     sim.faults.failNext('preauth', 429, CONCURRENCY)
     const herd = Array.from({ length: 50 }, async (_, i) => await authenticate(port, DEVICES - 1 - i, 'rotated'))
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    const atThrottle = sim.counts.preauth
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    // the 429s (Retry-After: 3) paused the gate: nothing beyond the calls already in flight reached Mender
-    expect(atThrottle).toBeLessThanOrEqual(CONCURRENCY)
-    expect(sim.counts.preauth).toBe(atThrottle)
+    // the first CONCURRENCY calls all get 429 (Retry-After: 3): the gate pauses at the first, so nothing but those
+    // calls reaches Mender for the next 3 s, however many devices are waiting
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    expect(sim.counts.preauth).toBeLessThanOrEqual(CONCURRENCY)
     const outcomes = await Promise.all(herd)
     expect(outcomes.map((o) => o.status)).toEqual(Array(50).fill(200))
     expect(outcomes.some((o) => o.busy > 0)).toBe(true)

@@ -52,6 +52,19 @@ describe('CallGate', () => {
     expect(order).toEqual(['continuation', 'queued'])
   })
 
+  it('never times a continuation out in the queue: it takes the next slot that frees', async () => {
+    const gate = new CallGate({ concurrency: 1, queueSize: 1, queueTimeoutMs: 50 })
+    const hold = deferred()
+    const first = gate.run(async () => await hold.promise)
+    const plain = refusal(gate.run(async () => {}))
+    const continuation = gate.run(async () => 'ran', { continuation: true })
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    expect(await plain).toMatchObject({ code: 'MTLS_ERR_MGMT_BUSY' })
+    hold.resolve()
+    expect(await continuation).toBe('ran')
+    await first
+  })
+
   it('refuses at once with MTLS_ERR_MGMT_BUSY when the queue is full', async () => {
     const gate = new CallGate({ concurrency: 1, queueSize: 1, queueTimeoutMs: 4000 })
     const hold = deferred()

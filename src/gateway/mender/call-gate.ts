@@ -10,7 +10,7 @@ export interface CallGateOptions {
   now?: () => number
 }
 
-interface Waiter { resolve: () => void, reject: (err: CodedError) => void, timer: NodeJS.Timeout }
+interface Waiter { resolve: () => void, reject: (err: CodedError) => void, timer: NodeJS.Timeout | undefined }
 
 /** Longest pause a 429 may impose, whatever its Retry-After says. */
 const MAX_PAUSE_S = 300
@@ -43,8 +43,9 @@ export class CallGate {
 
   /**
    * Runs `call` when a slot is free; throws a 503 (MTLS_ERR_MGMT_BUSY / _THROTTLED) when it cannot be had. A
-   * `continuation` (the next call of a sequence a device already started) waits at the head of the queue and is
-   * never refused for a full queue, so a started sequence is not cut in half by the devices behind it.
+   * `continuation` (the next call of a sequence a device already started) waits at the head of the queue, is never
+   * refused for a full queue and never times out in it, so a started sequence is not cut in half by the devices
+   * behind it.
    */
   async run<T> (call: () => Promise<T>, opts: { continuation?: boolean } = {}): Promise<T> {
     await this.acquire(opts.continuation === true)
@@ -73,13 +74,17 @@ export class CallGate {
     }
     if (!continuation && this.waiting.length >= this.o.queueSize) throw busy('BUSY', this.o.queueTimeoutMs / 1000)
     await new Promise<void>((resolve, reject) => {
+      // a continuation, at the head, takes the next slot that frees (each call in flight is bounded by its own
+      // timeout): it does not time out in the queue, so a started sequence is never sent back half done
       const waiter: Waiter = {
         resolve,
         reject,
-        timer: setTimeout(() => {
-          this.waiting.splice(this.waiting.indexOf(waiter), 1)
-          reject(busy('BUSY', this.o.queueTimeoutMs / 1000))
-        }, this.o.queueTimeoutMs)
+        timer: continuation
+          ? undefined
+          : setTimeout(() => {
+            this.waiting.splice(this.waiting.indexOf(waiter), 1)
+            reject(busy('BUSY', this.o.queueTimeoutMs / 1000))
+          }, this.o.queueTimeoutMs)
       }
       if (continuation) this.waiting.unshift(waiter)
       else this.waiting.push(waiter)
