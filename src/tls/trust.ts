@@ -106,6 +106,7 @@ export async function loadTrust (source: TrustSource, fetched: FetchedCrls = new
     for (const [name, { ca }] of plan.byName) {
       const options = secureContextOptions(material, source.minVersion, ca)
       const context = createSecureContext(options)
+      // renewing like the listener's own context, whichever of the two a Node version asks for ticket keys
       renewTickets(context, options.ticketKeys)
       contexts.set(name, context)
     }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
 import type { TestCert, TestPki } from '../support/pki.js'
-import { openBackend, startGateway, type Backend, type GatewayHandle } from '../support/gateway.js'
+import { openBackend, startGateway, TEST_USER, type Backend, type GatewayHandle } from '../support/gateway.js'
 import { echoServer, reverseTunnel, startTunnels, type EchoServer, type TunnelsHandle } from '../support/tunnel.js'
 import { eventually } from '../support/device.js'
 
@@ -37,10 +37,11 @@ interface Outcome { session: 'New' | 'Reused' | undefined, version: string | und
  * given and saving the session it ends with to `sessOut`; `input` is sent, then it reads until the server closes.
  */
 async function sClient (
-  port: number, dev: TestCert, sessOut: string, input: string, sessIn?: string
+  port: number, dev: TestCert, sessOut: string, input: string, sessIn?: string, extra: string[] = []
 ): Promise<Outcome> {
   const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-cert', dev.certPath, '-key', dev.keyPath,
-    '-CAfile', pki.root.certPath, '-ign_eof', '-sess_out', sessOut, ...(sessIn === undefined ? [] : ['-sess_in', sessIn])]
+    '-CAfile', pki.root.certPath, '-ign_eof', '-sess_out', sessOut, ...(sessIn === undefined ? [] : ['-sess_in', sessIn]),
+    ...extra]
   return await new Promise((resolve, reject) => {
     const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] })
     // kept apart: interleaved chunks of the two streams would split lines
@@ -61,10 +62,10 @@ async function sClient (
 }
 
 /** A full handshake, then `RECONNECTS` connections each resuming the session the previous one saved. */
-async function chain (port: number, dev: TestCert, name: string, input: string): Promise<Outcome[]> {
+async function chain (port: number, dev: TestCert, name: string, input: string, extra?: string[]): Promise<Outcome[]> {
   const file = (i: number): string => join(dir, `${name}-${i}.sess`)
-  const outcomes = [await sClient(port, dev, file(0), input)]
-  for (let i = 1; i <= RECONNECTS; i++) outcomes.push(await sClient(port, dev, file(i), input, file(i - 1)))
+  const outcomes = [await sClient(port, dev, file(0), input, undefined, extra)]
+  for (let i = 1; i <= RECONNECTS; i++) outcomes.push(await sClient(port, dev, file(i), input, file(i - 1), extra))
   return outcomes
 }
 
@@ -96,6 +97,30 @@ describe('gateway', () => {
     // every connection, resumed ones included, was admitted and answered
     expect(outcomes.map((o) => /HTTP\/1\.1 (\d{3}) /.exec(o.output)?.[1])).toEqual(Array<string>(RECONNECTS + 1).fill('200'))
     const admitted = gw.logs.filter((l) => l.msg === 'tls admitted' && l.resumed === true)
+    expect(admitted.length).toBeGreaterThanOrEqual(RECONNECTS)
+  }, 120_000)
+})
+
+describe('gateway, named tenant selected by server name', () => {
+  let gw: GatewayHandle
+  beforeAll(async () => {
+    const acme = { name: 'acme', ca_pem: pki.foreign.certPath, sni: ['acme.test'] }
+    gw = await startGateway({
+      pki,
+      backendUrl: backend.sim.url,
+      overrides: { tenants: [{ ...acme, mender_user: TEST_USER.email, mender_pass: TEST_USER.password }] }
+    })
+  })
+  afterAll(async () => { await gw?.close() })
+
+  it(`resumes on each of ${RECONNECTS} chained reconnections in the tenant's own context`, async () => {
+    const request = STATUS_REQUEST.replace('Host: localhost', 'Host: acme.test')
+    const outcomes = await chain(gw.port, pki.devices.foreign, 'tenant', request, ['-servername', 'acme.test'])
+    expect(summary(outcomes)).toEqual(allResumed)
+    const statuses = outcomes.map((o) => /HTTP\/1\.1 (\d{3}) /.exec(o.output)?.[1])
+    expect(statuses).toEqual(Array<string>(RECONNECTS + 1).fill('200'))
+    const admitted = gw.logs.filter((l) => l.msg === 'tls admitted' && l.resumed === true &&
+      (l.device as { tenant?: string } | undefined)?.tenant === 'acme')
     expect(admitted.length).toBeGreaterThanOrEqual(RECONNECTS)
   }, 120_000)
 })
