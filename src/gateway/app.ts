@@ -7,6 +7,8 @@ import type { GatewayConfig } from '../config/model.js'
 import type { DeepReadonly } from '../lib/deep-freeze.js'
 import { secureContextOptions } from '../tls/trust.js'
 import type { TrustService } from '../tls/trust-service.js'
+import { renewListenerTickets } from '../tls/tickets.js'
+import type { Server as TlsServer } from 'node:tls'
 import { deviceProxy } from './proxy/plugin.js'
 import type { HeaderRewriter } from './proxy/headers.js'
 import { requestId } from './request-id.js'
@@ -27,7 +29,7 @@ export interface AppDeps {
   isDraining: () => boolean
 }
 
-function httpsOptions (g: Gw, trust: TrustService): Record<string, unknown> {
+function httpsOptions (g: Gw, trust: TrustService): Record<string, unknown> & { ticketKeys: Buffer } {
   const initial = trust.current()
   return {
     ...secureContextOptions(initial.material, g.https_tls_version_min, initial.plan.fallback.ca),
@@ -48,9 +50,10 @@ function httpsOptions (g: Gw, trust: TrustService): Record<string, unknown> {
 
 /** The mTLS HTTPS app with its hooks (routes are registered by registerRoutes). */
 export async function createHttpsApp (g: Gw, d: AppDeps): Promise<FastifyInstance> {
+  const https = httpsOptions(g, d.trust)
   const app = fastify({
     loggerInstance: d.logger as FastifyBaseLogger,
-    https: httpsOptions(g, d.trust),
+    https,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
     // every request is admitted before routing; the router only ever sees a canonical path
@@ -66,6 +69,7 @@ export async function createHttpsApp (g: Gw, d: AppDeps): Promise<FastifyInstanc
     return503OnClosing: false
   })
   app.server.headersTimeout = g.headers_timeout
+  renewListenerTickets(app.server as unknown as TlsServer, https.ticketKeys)
   // an Expect other than 100-continue: Mender-shaped 417 instead of Node's bare one
   app.server.on('checkExpectation', (req, res) => { expectationFailed(d.logger, req, res) })
   app.server.on('connect', (req, socket) => { refuseConnect(d.logger, req, socket) })

@@ -9,6 +9,7 @@ import type { CommonConfig, GatewayConfig } from '../config/model.js'
 import type { DeepReadonly } from '../lib/deep-freeze.js'
 import type { Mode } from '../mode.js'
 import { secureContextOptions } from '../tls/trust.js'
+import { setListenerContext } from '../tls/tickets.js'
 import { TrustService } from '../tls/trust-service.js'
 import type { ReloadResult } from '../tls/reloader.js'
 import { TrustMetrics } from '../observe/trust-metrics.js'
@@ -85,7 +86,7 @@ export async function createGateway (g: Gw, common: DeepReadonly<CommonConfig>, 
   // the app is an https server (see createHttpsApp); Fastify's default typing says http
   const server = app.server as unknown as Server
   trust.onChange((next) =>
-    server.setSecureContext(secureContextOptions(next.material, g.https_tls_version_min, next.plan.fallback.ca)))
+    setListenerContext(server, secureContextOptions(next.material, g.https_tls_version_min, next.plan.fallback.ca)))
   const onRefused = (reason: string): void => { trustMetrics.handshakeFailures.inc({ reason }) }
   const guard = trust.guard(server, {
     log,

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { loadTlsMaterial, type MaterialLabels, type TlsMaterial } from './material.js'
 import { loadCrl, loadDenylist, type CrlInfo } from './revocation.js'
 import { StartupErrors } from '../errors.js'
+import { renewTickets } from './tickets.js'
 import { contextPlan, loadTenants, type ContextPlan, type TenantSource, type TenantTrust } from './tenants.js'
 
 /**
@@ -103,7 +104,11 @@ export async function loadTrust (source: TrustSource, fetched: FetchedCrls = new
     ]
     const contexts = new Map<string, SecureContext>()
     for (const [name, { ca }] of plan.byName) {
-      contexts.set(name, createSecureContext(secureContextOptions(material, source.minVersion, ca)))
+      const options = secureContextOptions(material, source.minVersion, ca)
+      const context = createSecureContext(options)
+      // renewing like the listener's own context, whichever of the two a Node version asks for ticket keys
+      renewTickets(context, options.ticketKeys)
+      contexts.set(name, context)
     }
     return { material, denylist, crls, tenants, plan, contexts, files, digest, loadedAt: new Date() }
   } catch (err) {

@@ -7,6 +7,7 @@ import type { TunnelConfig } from '../config/model.js'
 import type { DeepReadonly } from '../lib/deep-freeze.js'
 import { secureContextOptions } from '../tls/trust.js'
 import type { TrustService } from '../tls/trust-service.js'
+import { renewListenerTickets, setListenerContext } from '../tls/tickets.js'
 import { accessRules, matchingRule } from '../tls/access-rules.js'
 import { peerOf } from '../tls/peer.js'
 import type { TlsGuard } from '../tls/guard.js'
@@ -30,16 +31,17 @@ export interface ReverseParts {
 /** The TLS server of a reverse tunnel, guarded and limited; connections are carried as they are admitted. */
 export function reverseServer (p: ReverseParts): { server: Server, guard: TlsGuard } {
   const { t, trust, log, metrics } = p
-  const initial = trust.current()
+  const initial = secureContextOptions(trust.current().material, t.tls_min_version)
   const server = createServer({
-    ...secureContextOptions(initial.material, t.tls_min_version),
+    ...initial,
     requestCert: true,
     // OpenSSL verifies the chain; the guard destroys what it does not admit, with a reason code
     rejectUnauthorized: false,
     handshakeTimeout: t.handshake_timeout,
     allowHalfOpen: true
   })
-  trust.onChange((next) => server.setSecureContext(secureContextOptions(next.material, t.tls_min_version)))
+  renewListenerTickets(server, initial.ticketKeys)
+  trust.onChange((next) => { setListenerContext(server, secureContextOptions(next.material, t.tls_min_version)) })
   const rules = accessRules(t)
   const labels = { tunnel: t.name }
   const guard = trust.guard(server, {
