@@ -3,6 +3,7 @@
 // (SPIFFE IDs), SAN IP, or the SHA-256 of its public key (SPKI pin). Names are read from the DER, never from text.
 import { createHash, type X509Certificate } from 'node:crypto'
 import { canonicalIp, subjectAltNames } from '../x509/der.js'
+import { spkiOf } from './peer.js'
 
 export interface AccessRules {
   all: boolean
@@ -53,7 +54,7 @@ export function matchingRule (cert: X509Certificate, rules: AccessRules): string
     if (san?.uri.some((u) => rules.uri.includes(u)) === true) return 'uri'
     if (san?.ip.some((ip) => rules.ip.includes(ip)) === true) return 'ip'
     if (rules.spkiSha256.length > 0) {
-      const pin = createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('hex')
+      const pin = createHash('sha256').update(spkiOf(cert)).digest('hex')
       if (rules.spkiSha256.includes(pin)) return 'spki'
     }
     return undefined

@@ -16,12 +16,27 @@ export interface PeerIdentity {
   names: string[]
   /** The tenant whose CA signed the chain. */
   tenant: string
-  /** SPKI DER of the certificate's public key. */
-  spki: Buffer
+  /** The certificate; its SPKI DER is read on demand with peerSpki (only the auth path and SPKI pins need it). */
   cert: X509Certificate
 }
 
 const identities = new WeakMap<TLSSocket, PeerIdentity>()
+const spkis = new WeakMap<X509Certificate, Buffer>()
+
+/** SPKI DER of a certificate's public key, exported on first use and kept for the certificate's lifetime. */
+export function spkiOf (cert: X509Certificate): Buffer {
+  let der = spkis.get(cert)
+  if (der === undefined) {
+    der = cert.publicKey.export({ type: 'spki', format: 'der' })
+    spkis.set(cert, der)
+  }
+  return der
+}
+
+/** SPKI DER of the peer's certificate key (computed once per connection, on first use). */
+export function peerSpki (peer: PeerIdentity): Buffer {
+  return spkiOf(peer.cert)
+}
 
 export function commonName (dn: string | undefined): string {
   for (const line of (dn ?? '').split('\n')) if (line.startsWith('CN=')) return line.slice(3)
@@ -51,6 +66,8 @@ export function readPeer (cert: X509Certificate, tenant = 'default'): PeerReadin
     const sans = sanValues(cert)
     if (sans === undefined) return { ok: false, detail: 'subjectAltName does not decode' }
     const cn = commonName(cert.subject)
+    // the key must be readable (a throw here is a refusal, not a later failure); its SPKI export waits for peerSpki
+    if (cert.publicKey.type !== 'public') return { ok: false, detail: 'certificate holds no public key' }
     return {
       ok: true,
       peer: {
@@ -60,7 +77,6 @@ export function readPeer (cert: X509Certificate, tenant = 'default'): PeerReadin
         issuer: (cert.issuer ?? '').replaceAll('\n', ', '),
         serial,
         fingerprint: cert.fingerprint256.replaceAll(':', '').toLowerCase(),
-        spki: cert.publicKey.export({ type: 'spki', format: 'der' }),
         tenant,
         cert
       }

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { isIP } from 'node:net'
 import { mtlsTlvs, proxyV2Header, type ProxyEndpoint } from '../net/proxy-protocol.js'
-import type { PeerIdentity } from '../tls/peer.js'
+import { peerSpki, type PeerIdentity } from '../tls/peer.js'
 import { subjectAltNames } from '../x509/der.js'
 
 function endpoint (address: string | undefined, port: number | undefined): ProxyEndpoint | undefined {
@@ -17,7 +17,7 @@ function endpoint (address: string | undefined, port: number | undefined): Proxy
 export function proxyHeaderFor (socket: TLSSocket, peer: PeerIdentity, out: Socket): Buffer {
   const source = endpoint(socket.remoteAddress, socket.remotePort)
   const destination = endpoint(socket.localAddress, socket.localPort) ?? endpoint(out.remoteAddress, out.remotePort)
-  const spki = createHash('sha256').update(peer.cert.publicKey.export({ type: 'spki', format: 'der' })).digest()
+  const spki = createHash('sha256').update(peerSpki(peer)).digest()
   const uri = subjectAltNames(peer.cert.raw)?.uri[0]
   const custom = mtlsTlvs({ spkiSha256: spki, ...(uri !== undefined ? { sanUri: uri } : {}) })
   const servername = typeof socket.servername === 'string' ? socket.servername : undefined

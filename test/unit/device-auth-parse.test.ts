@@ -332,3 +332,31 @@ describe('parseAuthRequest bounds', () => {
     expect(codeOf(() => parseAuthRequest(body, JSON_TYPE, sig))).toBe('MTLS_ERR_AUTH_BAD_ID_DATA')
   })
 })
+
+describe('parseAuthRequest key cache', () => {
+  it('parses a key text once: the next request with the same text gets the same key, SPKI and PEM', () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const a = request(pair)
+    const b = request(pair, { tenant_token: 'other request, same key text' })
+    const first = parseAuthRequest(a.body, JSON_TYPE, a.sig)
+    const second = parseAuthRequest(b.body, JSON_TYPE, b.sig)
+    expect(second.key).toBe(first.key)
+    expect(second.spki).toBe(first.spki)
+    expect(second.spki.equals(spkiDer(pair.publicKey))).toBe(true)
+    expect(second.pubkeyPem).toBe(pemOf(pair.publicKey))
+  })
+
+  it('still checks every signature against a cached key', () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const good = request(pair)
+    parseAuthRequest(good.body, JSON_TYPE, good.sig)
+    const forged = signed({ id_data: ID_DATA, pubkey: pemOf(pair.publicKey) }, ec)
+    expect(codeOf(() => parseAuthRequest(forged.body, JSON_TYPE, forged.sig))).toBe('MTLS_ERR_AUTH_BAD_SIGNATURE')
+  })
+
+  it('keeps refusing an unsupported key on every request (refusals are not cached as keys)', () => {
+    const r = request(p521)
+    expect(codeOf(() => parseAuthRequest(r.body, JSON_TYPE, r.sig))).toBe('MTLS_ERR_AUTH_UNSUPPORTED_KEY')
+    expect(codeOf(() => parseAuthRequest(r.body, JSON_TYPE, r.sig))).toBe('MTLS_ERR_AUTH_UNSUPPORTED_KEY')
+  })
+})

@@ -1,7 +1,7 @@
 // Unit tests of the peer identity derived from a device certificate, and its per-socket registry.
 import { X509Certificate, createHash } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { commonName, identityOf, peerLog, peerOf, readPeer, setPeer } from '../../src/tls/peer.js'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { commonName, identityOf, peerLog, peerOf, peerSpki, readPeer, setPeer } from '../../src/tls/peer.js'
 import { BROKEN_SAN, craftCert, tlv } from '../support/crafted-cert.js'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 
@@ -21,6 +21,40 @@ function fakeCert (serialNumber: string, fingerprint256 = cert.fingerprint256): 
     subject: cert.subject, issuer: cert.issuer, serialNumber, fingerprint256, publicKey: cert.publicKey
   } as unknown as X509Certificate
 }
+
+describe('peerSpki', () => {
+  /** Counts SPKI exports of the keys of `c` while `fn` runs. */
+  function spkiExports (c: X509Certificate, fn: () => void): number {
+    const spy = vi.spyOn(c.publicKey, 'export')
+    try {
+      fn()
+      return spy.mock.calls.filter(([o]) => (o as { type?: string } | undefined)?.type === 'spki').length
+    } finally {
+      spy.mockRestore()
+    }
+  }
+
+  it('reading a peer exports no SPKI (only the auth path and SPKI pins need it)', () => {
+    const fresh = new X509Certificate(pki.devices.ec.certPem)
+    expect(spkiExports(fresh, () => { expect(readPeer(fresh).ok).toBe(true) })).toBe(0)
+  })
+
+  it('exports the SPKI once per certificate, however often and from whichever copy of the peer it is asked', () => {
+    const fresh = new X509Certificate(pki.devices.ec.certPem)
+    const peer = identityOf(fresh)
+    const copy = { ...peer, tenant: 'other' }
+    let first: Buffer | undefined
+    let second: Buffer | undefined
+    expect(spkiExports(fresh, () => { first = peerSpki(peer); second = peerSpki(copy) })).toBe(1)
+    expect(second).toBe(first)
+  })
+
+  it('refuses a certificate whose key does not read, as before the export was deferred', () => {
+    const broken = { ...fakeCert('01'), subjectAltName: undefined } as unknown as X509Certificate
+    Object.defineProperty(broken, 'publicKey', { get: () => { throw new Error('unsupported key') } })
+    expect(readPeer(broken)).toEqual({ ok: false, detail: 'certificate does not parse: unsupported key' })
+  })
+})
 
 describe('identityOf', () => {
   it('reads the subject common name', () => {
@@ -47,8 +81,9 @@ describe('identityOf', () => {
     expect(identityOf(cert).fingerprint).toBe(createHash('sha256').update(cert.raw).digest('hex'))
   })
 
-  it('gives the SPKI DER of the certificate key', () => {
-    expect(identityOf(cert).spki.equals(cert.publicKey.export({ type: 'spki', format: 'der' }))).toBe(true)
+  it('gives the SPKI DER of the certificate key, the bytes an eager export gives', () => {
+    const fresh = new X509Certificate(pki.devices.ec.certPem)
+    expect(peerSpki(identityOf(fresh)).equals(fresh.publicKey.export({ type: 'spki', format: 'der' }))).toBe(true)
   })
 
   it('keeps the certificate', () => {

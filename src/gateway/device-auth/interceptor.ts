@@ -8,7 +8,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { Dispatcher } from 'undici'
 import { LogCodes, HttpErrors } from '../../errors.js'
 import { sendError } from '../error-reply.js'
-import { peerLog, type PeerIdentity } from '../../tls/peer.js'
+import { peerLog, peerSpki, type PeerIdentity } from '../../tls/peer.js'
 import { responseHeaders, type HeaderRewriter } from '../proxy/headers.js'
 import { upstreamFailure } from '../mender/upstream-error.js'
 import { identityHash } from './identity.js'
@@ -105,7 +105,7 @@ function header (request: FastifyRequest, name: string): string | undefined {
 }
 
 function checkKeyBinding (request: FastifyRequest, peer: PeerIdentity, auth: AuthRequest, mode: 'strict' | 'relaxed'): void {
-  if (sameKey(peer.spki, auth.spki)) return
+  if (sameKey(peerSpki(peer), auth.spki)) return
   if (mode === 'strict') throw new HttpErrors.AUTH_KEY_MISMATCH()
   request.log.warn({ code: LogCodes.KEY_MISMATCH_ALLOWED, device: peerLog(peer) }, 'certificate key differs from auth request key (relaxed mode)')
 }

@@ -1,8 +1,10 @@
 // Validates a raw auth request the way Mender orders its checks (media type → decode → id_data/pubkey →
 // signature header → signature) and returns the parts the interceptor needs, or throws a coded error. The body is
-// read by Go's rule (auth-body.ts), so what is checked here is exactly what Mender will use.
+// read by Go's rule (auth-body.ts), so what is checked here is exactly what Mender will use. Accepted keys are
+// cached by their text (parsing one costs more than checking its signature).
 import type { KeyObject } from 'node:crypto'
 import { HttpErrors } from '../../errors.js'
+import { TtlCache } from '../../lib/ttl-cache.js'
 import { readAuthBody } from './auth-body.js'
 import { readIdData } from './identity.js'
 import { deviceKeyType, parsePublicKey, spkiDer, spkiPem, type DeviceKeyType } from './keys.js'
@@ -20,6 +22,12 @@ export interface AuthRequest {
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i
 
+type DeviceKey = Pick<AuthRequest, 'key' | 'keyType' | 'spki' | 'pubkeyPem'>
+
+// A device sends the same key text on every auth request: parsing and re-encoding it costs more than the signature
+// check, so accepted keys are kept by their exact text (a pure function of it; refusals are never kept).
+const KEYS = new TtlCache<Readonly<DeviceKey>>(1024, 10 * 60_000)
+
 function readKey (pubkey: string): KeyObject {
   if (pubkey === '') throw new HttpErrors.AUTH_BAD_PUBKEY()
   try {
@@ -29,6 +37,18 @@ function readKey (pubkey: string): KeyObject {
   }
 }
 
+/** The parsed device key of `pubkey`, from the cache when this text was accepted before; throws a coded error. */
+function deviceKey (pubkey: string): Readonly<DeviceKey> {
+  const known = KEYS.get(pubkey)
+  if (known !== undefined) return known
+  const key = readKey(pubkey)
+  const keyType = deviceKeyType(key)
+  if (keyType === undefined) throw new HttpErrors.AUTH_UNSUPPORTED_KEY()
+  const parsed = Object.freeze({ key, keyType, spki: spkiDer(key), pubkeyPem: spkiPem(key) })
+  KEYS.set(pubkey, parsed)
+  return parsed
+}
+
 export function parseAuthRequest (
   body: Buffer, contentType: string | undefined, signature: string | undefined
 ): AuthRequest {
@@ -36,17 +56,8 @@ export function parseAuthRequest (
   const fields = readAuthBody(body)
   if (fields.id_data === '') throw new HttpErrors.AUTH_BAD_ID_DATA()
   const identity = readIdData(fields.id_data)
-  const key = readKey(fields.pubkey)
-  const keyType = deviceKeyType(key)
-  if (keyType === undefined) throw new HttpErrors.AUTH_UNSUPPORTED_KEY()
+  const device = deviceKey(fields.pubkey)
   if (signature === undefined || signature === '') throw new HttpErrors.AUTH_MISSING_SIGNATURE()
-  if (!verifyBodySignature(body, signature, key)) throw new HttpErrors.AUTH_BAD_SIGNATURE()
-  return {
-    identity,
-    key,
-    keyType,
-    spki: spkiDer(key),
-    pubkeyPem: spkiPem(key),
-    tenantToken: fields.tenant_token !== '' ? fields.tenant_token : undefined
-  }
+  if (!verifyBodySignature(body, signature, device.key)) throw new HttpErrors.AUTH_BAD_SIGNATURE()
+  return { identity, ...device, tenantToken: fields.tenant_token !== '' ? fields.tenant_token : undefined }
 }
