@@ -5,7 +5,7 @@ import type { Settings } from '../config/schema.js'
 import { loadTrust } from '../tls/trust.js'
 import { StartupErrors } from '../errors.js'
 import { gatewayTrustSource } from '../gateway/trust-source.js'
-import { tunnelTrustSource } from '../tunnel/trust-source.js'
+import { tunnelTrustProblem, tunnelTrustSource } from '../tunnel/trust-source.js'
 
 export async function checkTrust (settings: Settings): Promise<void> {
   const config = buildConfig(settings)
@@ -16,7 +16,7 @@ export async function checkTrust (settings: Settings): Promise<void> {
     try {
       await loadTrust(tunnelTrustSource(t))
     } catch (err) {
-      problems.push(`tunnel ${t.name}: ${(err as Error).message.replace(/^cannot load TLS material: /, '')}`)
+      problems.push(tunnelTrustProblem(t.name, err))
     }
   }
   if (problems.length > 0) throw new StartupErrors.TLS_MATERIAL(problems.join('; '))

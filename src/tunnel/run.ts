@@ -14,7 +14,7 @@ import type { TlsGuard } from '../tls/guard.js'
 import { listen, type Listening } from '../net/listen.js'
 import { formatAddress } from '../net/address.js'
 import type { Check } from '../status/readiness.js'
-import { tunnelTrustSource } from './trust-source.js'
+import { tunnelTrustProblem, tunnelTrustSource } from './trust-source.js'
 import { TunnelMetrics } from './metrics.js'
 import { TunnelConnections } from './connections.js'
 import { forwardServer } from './forward.js'
@@ -45,17 +45,12 @@ async function build (t: Tunnel, common: Common, log: Logger, metrics: TunnelMet
     name: t.name, log, metrics, idleTimeoutMs: t.idle_timeout, closeTimeoutMs: t.close_timeout
   })
   const parts = { t, log, trust, metrics, connections }
-  if (t.mode === 'forward') {
-    const server = forwardServer(parts)
-    server.on('connection', (s: Socket) => connections.track(s))
-    return { t, server, trust, connections }
-  }
-  const { server, guard } = reverseServer(parts)
-  server.on('connection', (s: Socket) => connections.track(s))
-  return { t, server, trust, connections, guard }
+  const listener: { server: Server, guard?: TlsGuard } =
+    t.mode === 'forward' ? { server: forwardServer(parts) } : reverseServer(parts)
+  // every accepted socket counts for the drain, from its first byte
+  listener.server.on('connection', (s: Socket) => connections.track(s))
+  return { t, trust, connections, ...listener }
 }
-
-const MATERIAL = 'MTLS_ERR_TLS_MATERIAL'
 
 /** Builds each tunnel; a tunnel whose trust does not load is a problem naming it, anything else closes and throws. */
 async function buildAll (
@@ -67,12 +62,11 @@ async function buildAll (
     try {
       built.push(await build(t, common, log, metrics))
     } catch (err) {
-      const e = err as { code?: string, message?: string }
-      if (e.code !== MATERIAL) {
+      if (!(err instanceof StartupErrors.TLS_MATERIAL)) {
         for (const r of built) r.trust.close()
         throw err
       }
-      problems.push(`tunnel ${t.name}: ${String(e.message).replace(/^cannot load TLS material: /, '')}`)
+      problems.push(tunnelTrustProblem(t.name, err))
     }
   }
   return { built, problems }
