@@ -2,7 +2,7 @@
 // signature header → signature) and returns the parts the interceptor needs, or throws a coded error. The body is
 // read by Go's rule (auth-body.ts), so what is checked here is exactly what Mender will use. Accepted keys are
 // cached by their text (parsing one costs more than checking its signature).
-import type { KeyObject } from 'node:crypto'
+import { createHash, type KeyObject } from 'node:crypto'
 import { HttpErrors } from '../../errors.js'
 import { TtlCache } from '../../lib/ttl-cache.js'
 import { readAuthBody } from './auth-body.js'
@@ -25,7 +25,8 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i
 type DeviceKey = Pick<AuthRequest, 'key' | 'keyType' | 'spki' | 'pubkeyPem'>
 
 // A device sends the same key text on every auth request: parsing and re-encoding it costs more than the signature
-// check, so accepted keys are kept by their exact text (a pure function of it; refusals are never kept).
+// check, so accepted keys are kept by the SHA-256 of their exact text (a pure function of it; refusals are never
+// kept), so that a full cache holds 1024 small entries whatever size of text devices send.
 const KEYS = new TtlCache<Readonly<DeviceKey>>(1024, 10 * 60_000)
 
 function readKey (pubkey: string): KeyObject {
@@ -39,13 +40,14 @@ function readKey (pubkey: string): KeyObject {
 
 /** The parsed device key of `pubkey`, from the cache when this text was accepted before; throws a coded error. */
 function deviceKey (pubkey: string): Readonly<DeviceKey> {
-  const known = KEYS.get(pubkey)
+  const id = createHash('sha256').update(pubkey).digest('base64')
+  const known = KEYS.get(id)
   if (known !== undefined) return known
   const key = readKey(pubkey)
   const keyType = deviceKeyType(key)
   if (keyType === undefined) throw new HttpErrors.AUTH_UNSUPPORTED_KEY()
   const parsed = Object.freeze({ key, keyType, spki: spkiDer(key), pubkeyPem: spkiPem(key) })
-  KEYS.set(pubkey, parsed)
+  KEYS.set(id, parsed)
   return parsed
 }
 
