@@ -8,6 +8,7 @@ import { writeDemoPki, type DemoPkiLayout } from '../pki/index.js'
 import { loadConfig } from '../../config/load.js'
 import { createLogger } from '../../observe/logger.js'
 import { startServer, type Running } from '../../server.js'
+import { stopSignal } from '../demo.js'
 
 /** A folder for one demo run (PKI, sockets), removed by `cleanup`. */
 export interface DemoRun { dir: string, pki: DemoPkiLayout, cleanup: () => Promise<void> }
@@ -77,4 +78,12 @@ export function forwardEntry (run: DemoRun, name: string, listen: string, connec
   return {
     name, mode: 'forward', listen, connect, cert: client.cert, key: client.key, ca: run.pki.server.ca, server_name: 'localhost'
   }
+}
+
+/** The end of a demo run: with --once its exit status now (0 when the check answered), else serve until a signal. */
+export async function untilStopped (once: boolean, ok: boolean, out: NodeJS.WritableStream): Promise<number> {
+  if (once) return ok ? 0 : 1
+  out.write('Running until Ctrl-C.\n')
+  await stopSignal()
+  return 0
 }

@@ -7,10 +7,10 @@ import { join } from 'node:path'
 import { parseFlags, portFlag } from '../../lib/cli-args.js'
 import { hostPort } from '../../net/listen-error.js'
 import type { Running } from '../../server.js'
-import { stopSignal } from '../demo.js'
 import { startPrivateBus } from './bus.js'
 import {
-  DEMO_CLIENT as CLIENT, DemoLog, demoRun, forwardEntry, reverseEntry, startDemoTunnels, tunnelAddress, type DemoRun
+  DEMO_CLIENT as CLIENT, DemoLog, demoRun, forwardEntry, reverseEntry, startDemoTunnels, tunnelAddress, untilStopped,
+  type DemoRun
 } from './common.js'
 
 export const DBUS_DEMO_USAGE = `usage: mtls-ambassador demo dbus [options]
@@ -79,10 +79,7 @@ export async function runDbusDemo (argv: string[], out: NodeJS.WritableStream = 
     const answer = await listNames(socket)
     out.write(`$ dbus-send … org.freedesktop.DBus.ListNames   (through agent → controller → dbus-daemon)\n${answer.text}\n`)
     await log.connectionsLogged('controller', answer.ok ? 1 : 0)
-    if (values.once === true) return answer.ok ? 0 : 1
-    out.write('Running until Ctrl-C.\n')
-    await stopSignal()
-    return 0
+    return await untilStopped(values.once === true, answer.ok, out)
   } finally {
     for (const stop of stops) await stop()
   }

@@ -5,9 +5,9 @@
 import { createServer, get, type Server } from 'node:http'
 import { parseFlags, portFlag } from '../../lib/cli-args.js'
 import { hostPort, listenError } from '../../net/listen-error.js'
-import { stopSignal } from '../demo.js'
 import {
-  DEMO_CLIENT as CLIENT, DemoLog, demoRun, forwardEntry, reverseEntry, startDemoTunnels, tunnelAddress, type DemoRun
+  DEMO_CLIENT as CLIENT, DemoLog, demoRun, forwardEntry, reverseEntry, startDemoTunnels, tunnelAddress, untilStopped,
+  type DemoRun
 } from './common.js'
 
 export const SIDECAR_DEMO_USAGE = `usage: mtls-ambassador demo sidecar [options]
@@ -100,10 +100,7 @@ export async function runSidecarDemo (argv: string[], out: NodeJS.WritableStream
     const answer = await request(`http://${clientAddress}/hello`)
     out.write(`$ curl http://${clientAddress}/hello   (through client proxy → server proxy → app)\n${answer.text}\n`)
     await log.connectionsLogged('server-proxy', answer.ok ? 1 : 0)
-    if (values.once === true) return answer.ok ? 0 : 1
-    out.write('Running until Ctrl-C.\n')
-    await stopSignal()
-    return 0
+    return await untilStopped(values.once === true, answer.ok, out)
   } finally {
     for (const stop of stops) await stop()
   }
