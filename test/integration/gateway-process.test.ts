@@ -9,7 +9,7 @@ import { issueServerCert } from '../../src/tools/pki/index.js'
 import type { TestPki } from '../support/pki.js'
 import { TEST_USER, openBackend, type Backend } from '../support/gateway.js'
 import { runCli } from '../support/process.js'
-import { deviceAgent, send } from '../support/device.js'
+import { deviceAgent, eventually, send } from '../support/device.js'
 import type { Simulator } from '../../src/tools/simulator/index.js'
 
 let pki: TestPki
@@ -141,8 +141,10 @@ describe('gateway process', () => {
     try {
       const { url } = await p.waitFor((l) => l.event === 'listening') as { url: string }
       sim.faults.latency('device', 800)
-      const inflight = send(agent, url.replace('127.0.0.1', 'localhost') + '/api/devices/v1/deployments/device/deployments/next')
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      const next = '/api/devices/v1/deployments/device/deployments/next'
+      const inflight = send(agent, url.replace('127.0.0.1', 'localhost') + next)
+      // in flight for sure: Mender has it (a fixed pause raced the first handshake on a loaded host)
+      expect(await eventually(() => sim.requests.some((r) => r.url === next), 10_000)).toBe(true)
       p.child.kill('SIGTERM')
       const res = await inflight
       expect(res.status).toBe(401)
