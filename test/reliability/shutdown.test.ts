@@ -64,7 +64,8 @@ function start (shutdownMs: number): CliProcess {
 }
 
 async function addresses (p: CliProcess): Promise<{ gateway: string, rev: string }> {
-  const line = await p.waitFor((l) => l.event === 'listening')
+  // workers start one process each (from source): give a loaded host time
+  const line = await p.waitFor((l) => l.event === 'listening', 60_000)
   return line.addresses as { gateway: string, rev: string }
 }
 
