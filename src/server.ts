@@ -3,7 +3,7 @@
 // signal forces exit). With `workers` above 1 this process is a cluster's primary (status listener, signals, systemd)
 // and its workers run the modes on the shared listeners. The only module that exits the process.
 import cluster from 'node:cluster'
-import type { Logger } from 'pino'
+import { pino, type Logger } from 'pino'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { loadAll, loadConfig, maskedConfig, type LoadOptions } from './config/load.js'
@@ -143,7 +143,9 @@ async function serveWorker (opts: LoadOptions): Promise<void> {
   try {
     shareTicketSecret(await joinCluster())
     const config = loadAll(opts).config
-    logger = createLogger(config.common).child({ worker: cluster.worker?.id })
+    // every worker writes to the same stdout: one write per line keeps lines whole (a pipe write of up to 4 KiB is
+    // atomic), where batched writes of several lines could interleave with another worker's
+    logger = createLogger(config.common, pino.destination({ fd: 1, sync: true })).child({ worker: cluster.worker?.id })
     running = await startModes(config, logger, registry)
   } catch (err) {
     // the primary logs the failure, as a single process would, and stops every worker
