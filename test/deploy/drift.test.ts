@@ -29,6 +29,18 @@ const portsByName = (): Record<string, number> => Object.fromEntries(
   (container.ports as Array<{ name: string, containerPort: number }>).map((p) => [p.name, p.containerPort])
 )
 
+/** The gateway NetworkPolicy's rules of one render, summarised: ingress port → sources, egress ports. */
+function gatewayPolicy (docs: Doc[]): { ingress: Record<string, unknown>, egress: string[] } {
+  const policy = docs.find((d) => d.kind === 'NetworkPolicy' && at(d, 'metadata').name === 'mtls-ambassador') as Doc
+  const ingress: Record<string, unknown> = {}
+  for (const rule of at<Doc[]>(policy, 'spec.ingress')) {
+    for (const p of rule.ports as Array<{ port: string }>) ingress[p.port] = rule.from ?? 'anywhere'
+  }
+  const egress = at<Doc[]>(policy, 'spec.egress').flatMap((r) => (r.ports as Array<{ port: number, protocol: string }>)
+    .map((p) => `${r.to === undefined ? 'any' : 'some'}:${p.port}/${p.protocol}`))
+  return { ingress, egress }
+}
+
 describe('deployment artefacts agree with the configuration', () => {
   it('name only MTLS_* variables the configuration defines', () => {
     const texts = [readRepoFile('Dockerfile'), readRepoFile('docker-compose.yml'), readmeDeployment(), ...k8sFiles().map((f) => readRepoFile(`k8s/${f}`))]
@@ -67,7 +79,12 @@ describe('deployment artefacts agree with the configuration', () => {
       ...Object.values(probes()).map((p) => p.httpGet?.path),
       at<string>(deployment, 'spec.template.metadata.annotations')['prometheus.io/path' as never],
       probedPath(parseHealthcheck(ops(dockerfileRuntime, 'HEALTHCHECK')[0]?.args ?? '').command),
-      probedPath(at<string[]>(ambassador, 'healthcheck.test'))
+      probedPath(at<string[]>(ambassador, 'healthcheck.test')),
+      ...renders().flatMap((r) => r.docs.filter((d) => d.kind === 'ServiceMonitor'))
+        .flatMap((m) => at<Array<{ path: string }>>(m, 'spec.endpoints').map((e) => e.path)),
+      ...renders().flatMap((r) => podTemplates(r.docs)).flatMap((t) => containersOf(t.spec))
+        .flatMap((c) => [c.readinessProbe, c.livenessProbe, c.startupProbe] as Array<Probe | undefined>)
+        .map((p) => p?.httpGet?.path).filter((p) => p !== undefined)
     ]
     const served = paths.filter((p): p is string => p !== undefined && app.hasRoute({ method: 'GET', url: p }))
     await app.close()
@@ -166,6 +183,17 @@ describe('deployment artefacts agree with the configuration', () => {
       seccomp: [{ type: 'RuntimeDefault' }, { type: 'RuntimeDefault' }]
     })
   })
+
+  it.each(gatewayRenders.map((r) => [r.name, r.docs] as const))(
+    '%s: NetworkPolicy admits devices from anywhere, the status port from the cluster only, DNS and Mender out',
+    (_name, docs) => {
+      const backend = new URL(Object.values(at<Record<string, string>>(docs.find((d) => d.kind === 'ConfigMap'), 'data'))[0] ?? '')
+      const menderPort = backend.port !== '' ? Number(backend.port) : backend.protocol === 'https:' ? 443 : 80
+      expect(gatewayPolicy(docs)).toEqual({
+        ingress: { mtls: 'anywhere', status: [{ namespaceSelector: {} }] },
+        egress: ['any:53/UDP', 'any:53/TCP', `any:${menderPort}/TCP`]
+      })
+    })
 
   it('the Deployment rolls out without taking a pod away first', () => {
     expect(at(deployment, 'spec.strategy')).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } })
