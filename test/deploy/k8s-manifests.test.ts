@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { defaultOf } from './support/deploy-config.js'
 import { selectorAndPortProblems, unresolvedReferences } from './support/k8s-checks.js'
 import { compatDocs } from './support/k8s-compat.js'
 import { renderTargets, renders, documentedSecrets, readmeDeployment, secretsCreatedBy } from './support/k8s-renders.js'
@@ -56,6 +57,32 @@ describe.each(all.map((r) => [r.name, r] as const))('%s', (_name, r) => {
   it.skipIf(!kubectl)('renders exactly as kubectl kustomize does', () => {
     const out = execFileSync('kubectl', ['kustomize', r.dir], { encoding: 'utf8', timeout: 60_000 })
     expect(JSON.parse(JSON.stringify(r.docs))).toEqual(parseManifests('kubectl', out).map((m) => m.doc))
+  })
+})
+
+describe('load balancers', () => {
+  const services = all.flatMap((r) => r.docs.filter((d) => d.kind === 'Service').map((s) => ({ render: r.name, s })))
+
+  it('no Service asks a load balancer to terminate TLS or to add a PROXY protocol header', () => {
+    const annotations = services.flatMap(({ render, s }) => Object.keys((at<Doc>(s, 'metadata').annotations ?? {}) as Doc)
+      .filter((a) => /ssl-cert|ssl-ports|proxy-protocol|backend-protocol/.test(a)).map((a) => `${render}: ${a}`))
+    expect(annotations).toEqual([])
+  })
+
+  it('every LoadBalancer and NodePort Service passes TCP through and keeps client addresses (externalTrafficPolicy Local)', () => {
+    const external = services.filter(({ s }) => ['LoadBalancer', 'NodePort'].includes(String(at(s, 'spec').type)))
+    expect(external.length).toBeGreaterThan(5)
+    expect(external.filter(({ s }) => at(s, 'spec').externalTrafficPolicy !== 'Local' ||
+      at<Doc[]>(s, 'spec.ports').some((p) => p.protocol !== 'TCP')).map(({ render }) => render)).toEqual([])
+  })
+
+  it('the NLB of overlays/aws-nlb keeps idle device websockets for an hour on every listener', () => {
+    const s = named(rendered('overlays/aws-nlb'), 'Service', 'mtls-ambassador')
+    const annotations = at<Record<string, string>>(s, 'metadata.annotations')
+    const timeouts = at<Array<{ port: number }>>(s, 'spec.ports').map((p) =>
+      /tcp\.idle_timeout\.seconds=(\d+)/.exec(annotations[`service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-${p.port}`] ?? '')?.[1])
+    expect(timeouts.length).toBeGreaterThan(0)
+    expect(timeouts.every((t) => Number(t) >= 3600 && Number(t) <= 6000)).toBe(true)
   })
 })
 
@@ -193,6 +220,22 @@ describe('migration from the original mtls-ambassador', () => {
     'k8s/%s is the migration overlay rendered (`npm run k8s:compat` writes it)', (file) => {
       expect(parseManifests(file, readRepoFile(`k8s/${file}`)).map((m) => m.doc)).toEqual(compatDocs()[file])
     })
+
+  it('mounts the Secrets at the default certificate paths and maps mender-creds to the Mender login', () => {
+    const pod = at<Doc>(named(migration, 'Deployment', 'mtls-ambassador'), 'spec.template.spec')
+    const c = at<Doc>(pod, 'containers.0')
+    const volumes = at<Doc[]>(pod, 'volumes')
+    const itemsOf = (name: string): Array<{ path: string }> =>
+      ((volumes.find((v) => v.name === name)?.secret as Doc | undefined)?.items ?? []) as Array<{ path: string }>
+    const mounted = at<Array<{ name: string, mountPath: string }>>(c, 'volumeMounts')
+      .flatMap((m) => itemsOf(m.name).map((i) => `${m.mountPath}/${i.path}`))
+    const env = Object.fromEntries(at<Array<{ name: string, valueFrom?: { secretKeyRef?: { name: string, key: string } } }>>(c, 'env')
+      .filter((e) => e.valueFrom?.secretKeyRef !== undefined).map((e) => [e.name, `${e.valueFrom?.secretKeyRef?.name ?? ''}/${e.valueFrom?.secretKeyRef?.key ?? ''}`]))
+    expect([mounted.sort(), env]).toEqual([
+      (['server_cert', 'server_key', 'tenant_ca_pem'] as const).map((k) => String(defaultOf(k))).sort(),
+      { MTLS_MENDER_USER: 'mender-creds/username', MTLS_MENDER_PASS: 'mender-creds/password' }
+    ])
+  })
 
   it('the minikube variant differs from the migration overlay in its Service alone', () => {
     const noService = (docs: Doc[]): Doc[] => docs.filter((d) => d.kind !== 'Service')

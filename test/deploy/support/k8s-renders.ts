@@ -1,7 +1,7 @@
 // Every way k8s/ is meant to be applied, rendered: the base, each overlay, and the optional components on top of an
 // overlay (a kustomization written under .cache/, as an operator's own overlay would list them). Also the Secrets
 // operators create themselves, read from the `kubectl create secret` commands the README and the kustomizations show.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
 import { stringify } from 'yaml'
 import { renderKustomization } from './kustomize.js'
@@ -17,9 +17,15 @@ function composition (name: string, resource: string, components: string[]): str
   const dir = join(REPO, '.cache', 'k8s', name)
   mkdirSync(dir, { recursive: true })
   const rel = (p: string): string => relative(dir, join(K8S_DIR, p))
-  writeFileSync(join(dir, 'kustomization.yaml'), stringify({
+  const text = stringify({
     apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [rel(resource)], components: components.map(rel)
-  }))
+  })
+  const file = join(dir, 'kustomization.yaml')
+  // test files render in parallel processes: never let one read a half-written file
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
+    writeFileSync(`${file}.${process.pid}`, text)
+    renameSync(`${file}.${process.pid}`, file)
+  }
   return dir
 }
 
