@@ -54,8 +54,15 @@ describe('deployment artefacts agree with the configuration', () => {
     expect(exposed).toEqual([defaultPort('listen'), defaultPort('status_listen')])
   })
 
-  it('the container ports are the default listener ports', () => {
-    expect(portsByName()).toEqual({ mtls: defaultPort('listen'), status: defaultPort('status_listen') })
+  it('the container ports are the default listener ports, in every overlay, and no overlay moves the listeners', () => {
+    const gateways = gatewayRenders.flatMap((r) => podTemplates(r.docs)).map((t) => containersOf(t.spec)[0] as Doc)
+    const ports = gateways.map((c) => Object.fromEntries((c.ports as Array<{ name: string, containerPort: number }>)
+      .map((p) => [p.name, p.containerPort])))
+    const moved = gateways.flatMap((c) => (c.env as Array<{ name: string }>).map((e) => e.name))
+      .filter((n) => n === 'MTLS_LISTEN' || n === 'MTLS_STATUS_LISTEN')
+    expect(gateways.length).toBe(gatewayRenders.length)
+    expect([new Set(ports.map((p) => JSON.stringify(p))), moved])
+      .toEqual([new Set([JSON.stringify({ mtls: defaultPort('listen'), status: defaultPort('status_listen') })]), []])
   })
 
   it('every gateway Service of every overlay forwards to the mTLS listener port, the metrics Service to the status port', () => {
