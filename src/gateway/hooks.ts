@@ -36,7 +36,7 @@ export function addGatewayHooks (app: FastifyInstance, admission: RequestAdmissi
     if (!verdict.ok) return await sendError(request, reply, verdict.error, verdict.detail)
   })
   app.addHook('onResponse', async (request, reply) => {
-    admission.answered(request.log, {
+    admission.answered(request.id, {
       method: request.method,
       url: request.originalUrl,
       route: routeOf(request.url),

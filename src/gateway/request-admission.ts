@@ -3,12 +3,12 @@
 // under /api/devices other than the auth path. Also the one access-log line and request metrics of both.
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import type { FastifyBaseLogger } from 'fastify'
 import { HttpErrors, type CodedError } from '../errors.js'
 import { peerLog, peerOf, type PeerIdentity } from '../tls/peer.js'
 import { checkTarget, hostName } from './proxy/target.js'
 import { AUTH_PATH, DEVICE_PREFIX, PING_PATH, STATUS_PATH } from './mender/paths.js'
 import type { GatewayMetrics } from './metrics.js'
+import type { FixedFieldLog } from '../observe/logger.js'
 
 export type RouteGroup = 'auth' | 'device' | 'status' | 'other'
 
@@ -65,7 +65,12 @@ function upgradeProblem (req: IncomingMessage, route: RouteGroup): CodedError | 
   return undefined
 }
 
-export interface AdmissionOptions { isDraining: () => boolean, metrics: GatewayMetrics }
+export interface AdmissionOptions {
+  isDraining: () => boolean
+  metrics: GatewayMetrics
+  /** Where the access lines go (fixed fields only). */
+  accessLog: FixedFieldLog
+}
 
 export class RequestAdmission {
   constructor (private readonly o: AdmissionOptions) {}
@@ -95,7 +100,7 @@ export class RequestAdmission {
   }
 
   /** The access-log line and request metrics of one answered request or upgrade. */
-  answered (log: FastifyBaseLogger, a: {
+  answered (reqId: string, a: {
     method: string,
     url: string,
     route: RouteGroup,
@@ -106,10 +111,10 @@ export class RequestAdmission {
     upgrade?: boolean
   }): void {
     const m = this.o.metrics
-    m.requests.inc({ route: a.route, method: a.method, status: a.status })
-    m.duration.observe({ route: a.route }, a.ms / 1000)
+    m.answered(a.route, a.method, a.status, a.ms / 1000)
     if (a.errorCode !== undefined && UPSTREAM_CODE.test(a.errorCode)) m.upstreamErrors.inc({ kind: a.errorCode })
-    log.info({
+    this.o.accessLog.info({
+      reqId,
       event: a.upgrade === true ? 'upgrade' : 'access',
       method: a.method,
       url: a.url.length > MAX_LOGGED_URL ? a.url.slice(0, MAX_LOGGED_URL) + '…' : a.url,

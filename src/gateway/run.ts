@@ -13,6 +13,7 @@ import { setListenerContext } from '../tls/tickets.js'
 import { TrustService } from '../tls/trust-service.js'
 import type { ReloadResult } from '../tls/reloader.js'
 import { TrustMetrics } from '../observe/trust-metrics.js'
+import { fixedFieldLog } from '../observe/logger.js'
 import { checkReadiness, type Check } from '../status/readiness.js'
 import { listenError } from '../net/listen-error.js'
 import { gatewayTrustSource } from './trust-source.js'
@@ -72,7 +73,7 @@ export async function createGateway (g: Gw, common: DeepReadonly<CommonConfig>, 
   const backend = g.mender_backend.replace(/\/+$/, '')
   const headers = new HeaderRewriter(g.forward_identity)
   const drain = { active: false }
-  const admission = new RequestAdmission({ isDraining: () => drain.active, metrics })
+  const admission = new RequestAdmission({ isDraining: () => drain.active, metrics, accessLog: fixedFieldLog(log) })
   const tunnels = new WebsocketTunnels({
     backend,
     tls,
