@@ -9,6 +9,7 @@ import { peerLog, peerOf, type PeerIdentity } from '../tls/peer.js'
 import { checkTarget, hostName } from './proxy/target.js'
 import { AUTH_PATH, DEVICE_PREFIX, STATUS_PATH } from './mender/paths.js'
 import type { GatewayMetrics } from './metrics.js'
+import { authorityProblem, isHttp2, requestHost } from './http2.js'
 
 export type RouteGroup = 'auth' | 'device' | 'status' | 'other'
 
@@ -43,8 +44,9 @@ function wrongAuthority (
   return host === undefined || hostName(authority) !== hostName(host)
 }
 
-/** RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host header ('' when it does). */
+/** RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host header ('' when it does); HTTP/2, see authorityProblem. */
 function hostHeaderProblem (req: IncomingMessage): string {
+  if (isHttp2(req)) return authorityProblem(req.headers)
   let count = 0
   for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') count++
   if (count > 1) return 'more than one Host header'
@@ -81,7 +83,7 @@ export class RequestAdmission {
       const error = target.refusal === 'AUTH_PATH_ALIAS' ? new HttpErrors.AUTH_PATH_ALIAS() : new HttpErrors.BAD_TARGET()
       return refused(peer, error, target.detail)
     }
-    const host = req.headers.host
+    const host = requestHost(req)
     const hostProblem = hostHeaderProblem(req)
     if (hostProblem !== '') return refused(peer, new HttpErrors.BAD_REQUEST(), hostProblem)
     if (target.authority !== undefined && wrongAuthority(target.authority, socket.servername, host)) {
