@@ -45,7 +45,8 @@ export function addGatewayHooks (app: FastifyInstance, admission: RequestAdmissi
       status: reply.statusCode,
       ms: reply.elapsedTime,
       peer: request.peer,
-      errorCode: request.errorCode
+      errorCode: request.errorCode,
+      http: request.raw.httpVersion
     })
   })
   // while draining, every response closes its connection so keep-alive clients let the server finish (HTTP/2 has no

@@ -5,6 +5,7 @@
 // none of for HTTP/2 (first request, idle session, whole request), GOAWAY on drain, closing every connection at the
 // drain deadline, and Mender-shaped answers written on a stream.
 import { constants, type Http2SecureServer, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
+import { maxHeaderSize } from 'node:http'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
@@ -23,10 +24,10 @@ const CLOSE_GRACE_MS = 1000
 export const H2_LIMITS = {
   /** Streams open at once on one connection; more are refused (REFUSED_STREAM). */
   maxConcurrentStreams: 100,
-  /** Decoded header bytes of one request (each field counts 32 bytes more): HTTP/1.1's 16 KiB and some. */
+  /** Decoded header bytes of one request advertised to the device; HTTP/1.1's limit is enforced by headersTooLarge. */
   maxHeaderListSize: 32 * 1024,
-  /** Header fields of one request, pseudo-headers included. */
-  maxHeaderListPairs: 128,
+  /** Header fields of one request, pseudo-headers included: more reset the stream (more than 16 KiB holds anyway). */
+  maxHeaderListPairs: 4096,
   /** MiB one session may buffer (streams, header tables, unsent data); new streams beyond it are refused. */
   maxSessionMemory: 10,
   /** Refused streams and invalid frames tolerated before the session is closed. */
@@ -199,4 +200,14 @@ export function authorityProblem (headers: Record<string, unknown>): string {
     return 'Host differs from :authority'
   }
   return ''
+}
+
+/**
+ * True when an HTTP/2 request's header fields, counted as HTTP/1.1 sends them, exceed Node's HTTP/1 header limit
+ * (16 KiB unless `--max-http-header-size`): refused 431 like the same request on HTTP/1.1, where the parser does it.
+ */
+export function headersTooLarge (req: { rawHeaders: string[] }): boolean {
+  let size = 0
+  for (const item of req.rawHeaders) size += item.length + 2
+  return size > maxHeaderSize
 }

@@ -9,7 +9,7 @@ import { peerLog, peerOf, type PeerIdentity } from '../tls/peer.js'
 import { checkTarget, hostName } from './proxy/target.js'
 import { AUTH_PATH, DEVICE_PREFIX, STATUS_PATH } from './mender/paths.js'
 import type { GatewayMetrics } from './metrics.js'
-import { authorityProblem, isHttp2, requestHost } from './http2.js'
+import { authorityProblem, headersTooLarge, isHttp2, requestHost } from './http2.js'
 
 export type RouteGroup = 'auth' | 'device' | 'status' | 'other'
 
@@ -77,6 +77,8 @@ export class RequestAdmission {
     const socket = req.socket as TLSSocket
     const peer = peerOf(socket)
     if (peer === undefined) return refused(peer, new HttpErrors.UNAUTHENTICATED())
+    // HTTP/1.1's parser refuses these before any admission; HTTP/2 has no such limit of its own
+    if (isHttp2(req) && headersTooLarge(req)) return refused(peer, new HttpErrors.HEADERS_TOO_LARGE())
     if (this.o.isDraining()) return refused(peer, new HttpErrors.SHUTTING_DOWN())
     const target = checkTarget(req.url ?? '')
     if (!target.ok) {
@@ -105,7 +107,9 @@ export class RequestAdmission {
     ms: number,
     peer: PeerIdentity | undefined,
     errorCode?: string | undefined,
-    upgrade?: boolean
+    upgrade?: boolean,
+    /** HTTP version of the request (`1.1`, `2.0`). */
+    http?: string
   }): void {
     const m = this.o.metrics
     m.requests.inc({ route: a.route, method: a.method, status: a.status })
@@ -116,6 +120,7 @@ export class RequestAdmission {
       method: a.method,
       url: a.url.length > MAX_LOGGED_URL ? a.url.slice(0, MAX_LOGGED_URL) + '…' : a.url,
       status: a.status,
+      http: a.http,
       ms: Math.round(a.ms * 100) / 100,
       device: peerLog(a.peer)
     }, a.upgrade === true ? 'websocket upgrade' : 'request')

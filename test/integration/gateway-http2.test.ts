@@ -8,10 +8,11 @@ import { promisify } from 'node:util'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { constants } from 'node:http2'
 import WebSocket from 'ws'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 import { startGateway, TEST_USER, type GatewayHandle } from '../support/gateway.js'
-import { AUTH_URL_PATH, authRequest, eventually } from '../support/device.js'
+import { AUTH_URL_PATH, authRequest, eventually, eventuallyAsync } from '../support/device.js'
 import { exchange, h2Exchange, menderError, openH2, h2Request, type DeviceAnswer, type Proto } from '../support/http2-device.js'
 import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 import { issueServerCert } from '../../src/tools/pki/index.js'
@@ -162,6 +163,21 @@ describe.each(PROTOS)('the same decisions over %s', (proto) => {
     expect(sim.requests.length).toBe(0)
   })
 
+  it('refuses header fields beyond 16 KiB with 431 and forwards nothing', async () => {
+    const a = await call({ path: NEXT, headers: { ...bearer(), 'x-padding': 'a'.repeat(20_000) } })
+    expect(a.status).toBe(431)
+    expect(menderError(a)).toBeDefined()
+    expect(sim.requests.length).toBe(0)
+  })
+
+  it('logs one access line naming the protocol', async () => {
+    const a = await call({ path: '/status', headers: { 'x-men-requestid': `access-${proto}` } })
+    expect(a.status).toBe(200)
+    const line = gw.logs.find((l) => l.event === 'access' && l.reqId === `access-${proto}`)
+    expect(line?.http).toBe(proto === 'h2' ? '2.0' : '1.1')
+    expect(line?.status).toBe(200)
+  })
+
   it('refuses an oversize auth body with 413 and forwards nothing', async () => {
     const a = await call({ method: 'POST', path: AUTH_URL_PATH, headers: { 'content-type': 'application/json' }, body: Buffer.alloc(8192, 0x20) })
     expectRefusal(a, 413, 'MTLS_ERR_BODY_TOO_LARGE')
@@ -274,6 +290,68 @@ describe('HTTP/2 specifics', () => {
         ws.terminate()
       }
     }
+  })
+})
+
+describe('limits on HTTP/2', () => {
+  let g: GatewayHandle
+
+  beforeAll(async () => {
+    g = await startGateway({
+      pki, backendUrl: sim.url, overrides: { auth_rate_limit: 2, max_connections_per_ip: 3, tenant_token: 'tok-default' }
+    })
+  })
+
+  afterAll(async () => { await g?.close() })
+
+  it('limits auth requests per certificate across both protocols, 429 with Retry-After', async () => {
+    const req = authRequest(pki.devices.ed25519.keyPem, { mac: '02:00:00:00:12:20' }, { tenant_token: 'tok-default' })
+    const c = { method: 'POST', path: AUTH_URL_PATH, headers: req.headers, body: req.body, device: pki.devices.ed25519 }
+    expect((await exchange('h1', g.port, pki, c)).status).toBe(200)
+    expect((await exchange('h2', g.port, pki, c)).status).toBe(200)
+    const limited = await exchange('h2', g.port, pki, c)
+    expect(limited.status).toBe(429)
+    expect(limited.headers['retry-after']).toBeDefined()
+    expect(menderError(limited)).toBeDefined()
+  })
+
+  it('counts HTTP/2 connections against the per-address cap', async () => {
+    const before = g.withCode('MTLS_ERR_TLS_CONN_LIMIT').length
+    const open = await Promise.all([1, 2, 3].map(async () => await openH2(g.port, pki, { device: pki.devices.ec })))
+    try {
+      const a = await h2Exchange(g.port, pki, { path: '/status', device: pki.devices.ec })
+      expect(a.status).toBe(0)
+      expect(await eventually(() => g.withCode('MTLS_ERR_TLS_CONN_LIMIT').length > before)).toBe(true)
+    } finally {
+      for (const session of open) session.destroy()
+    }
+  })
+
+  it('counts HTTP/2 requests in the request metrics', async () => {
+    const labels = { route: 'status', method: 'GET', status: '200' }
+    const before = await g.metric('mtls_requests_total', labels) ?? 0
+    const session = await openH2(g.port, pki, { device: pki.devices.ec })
+    try {
+      for (let i = 0; i < 3; i++) expect((await h2Request(session, { path: '/status' })).status).toBe(200)
+    } finally {
+      session.destroy()
+    }
+    expect(await eventuallyAsync(async () => (await g.metric('mtls_requests_total', labels) ?? 0) - before === 3)).toBe(true)
+  })
+
+  it('closes a session that resets streams in a flood (rapid reset) and keeps serving others', async () => {
+    const session = await openH2(g.port, pki, { device: pki.devices.ec })
+    session.on('error', () => {})
+    const ended = new Promise<void>((resolve) => { session.once('goaway', () => resolve()); session.once('close', () => resolve()) })
+    for (let i = 0; i < 5000 && !session.closed && !session.destroyed; i++) {
+      const stream = session.request({ ':path': '/status' })
+      stream.on('error', () => {})
+      stream.close(constants.NGHTTP2_CANCEL)
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve))
+    }
+    await ended
+    session.destroy()
+    expect((await h2Exchange(g.port, pki, { path: '/status', device: pki.devices.ec })).status).toBe(200)
   })
 })
 
