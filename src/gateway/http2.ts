@@ -82,12 +82,12 @@ export function closeDeviceConnections (server: object): void {
   for (const socket of t.sockets) socket.destroy()
 }
 
-/** GOAWAY to every session: streams in flight finish, the device opens no new ones here. */
+/**
+ * GOAWAY to every session: streams in flight finish, the device opens no new ones here (a session still open at the
+ * drain deadline is destroyed by closeDeviceConnections).
+ */
 function goAway (t: Tracked): void {
-  for (const session of t.sessions) {
-    if (!session.closed && !session.destroyed) session.close()
-    setTimeout(() => { if (!session.destroyed && session.closed) session.destroy() }, CLOSE_GRACE_MS).unref()
-  }
+  for (const session of t.sessions) if (!session.closed && !session.destroyed) session.close()
 }
 
 /**

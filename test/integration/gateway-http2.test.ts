@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { constants } from 'node:http2'
+import { connect as netConnect } from 'node:net'
 import WebSocket from 'ws'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 import { startGateway, TEST_USER, type GatewayHandle } from '../support/gateway.js'
@@ -263,6 +264,16 @@ describe('HTTP/2 specifics', () => {
     }
   })
 
+  it('logs a failed handshake once, as the TLS guard does, never as an HTTP parser error', async () => {
+    const before = gw.withCode('MTLS_ERR_TLS_HANDSHAKE').length
+    const parserLines = gw.logs.filter((l) => l.parserError !== undefined).length
+    const socket = netConnect(gw.port, '127.0.0.1', () => { socket.end('GET / HTTP/1.1\r\n\r\n') })
+    socket.on('error', () => {})
+    await new Promise((resolve) => socket.once('close', resolve))
+    expect(await eventually(() => gw.withCode('MTLS_ERR_TLS_HANDSHAKE').length === before + 1)).toBe(true)
+    expect(gw.logs.filter((l) => l.parserError !== undefined).length).toBe(parserLines)
+  })
+
   it('answers curl --http2 over HTTP/2 with the same decisions', async () => {
     const base = ['-sS', '-i', '--http2', '--cacert', pki.root.certPath, '--cert', pki.devices.ec.chainPath, '--key', pki.devices.ec.keyPath]
     const ok = await run('curl', [...base, `https://localhost:${gw.port}/status`])
@@ -392,6 +403,43 @@ describe('HTTP/2 deadlines and drain', () => {
       expect(Object.keys(JSON.parse(answer.body) as object).sort()).toEqual(['error', 'request_id'])
       expect(sim.requests.length).toBe(0)
     } finally {
+      session.destroy()
+    }
+  })
+
+  it('finishes a request in flight on shutdown after sending GOAWAY', async () => {
+    const d = await startGateway({ pki, backendUrl: sim.url, overrides: { tenant_token: 'tok-default', shutdown_timeout: 10_000 } })
+    const session = await openH2(d.port, pki, { device: pki.devices.ec })
+    const goaway = new Promise<boolean>((resolve) => { session.once('goaway', () => resolve(true)); session.once('close', () => resolve(false)) })
+    sim.faults.latency('device', 1500)
+    try {
+      const inFlight = h2Request(session, { path: NEXT, headers: bearer() })
+      expect(await eventually(() => sim.requests.some((r) => r.url === NEXT), 10_000)).toBe(true)
+      const closed = d.close()
+      expect(await goaway).toBe(true)
+      expect((await inFlight).status).toBe(204)
+      await closed
+    } finally {
+      sim.faults.clear()
+      session.destroy()
+    }
+  })
+
+  it('closes HTTP/2 and HTTP/1.1 connections still open at the drain deadline', async () => {
+    const d = await startGateway({ pki, backendUrl: sim.url, overrides: { tenant_token: 'tok-default', shutdown_timeout: 300 } })
+    const session = await openH2(d.port, pki, { device: pki.devices.ec })
+    session.on('error', () => {})
+    sim.faults.latency('device', 5000)
+    try {
+      const h2 = h2Request(session, { path: NEXT, headers: bearer() })
+      const h1 = exchange('h1', d.port, pki, { path: NEXT, headers: bearer(), device: pki.devices.ec })
+      expect(await eventually(() => sim.requests.filter((r) => r.url === NEXT).length === 2, 10_000)).toBe(true)
+      await d.close()
+      expect((await h2).status).toBe(0)
+      expect((await h1).status).toBe(0)
+      expect(d.logs.some((l) => l.event === 'shutdown_forced')).toBe(true)
+    } finally {
+      sim.faults.clear()
       session.destroy()
     }
   })
