@@ -149,6 +149,25 @@ describe.each(PROTOS)('the same decisions over %s', (proto) => {
     expect(sim.requests.length).toBe(0)
   })
 
+  // absolute-form and the like exist only on HTTP/1.1; HTTP/2 framing (nghttp2) resets a stream whose :path is not a
+  // valid origin-form path (PROTOCOL_ERROR), as Node's HTTP/1.1 parser refuses bytes it cannot read
+  it.each([
+    ['https://evil.test/api/devices/v1/x', 421],
+    ['*', 400],
+    ['api/devices/v1/x', 400],
+    ['/api/devices/v1/a b', 400]
+  ])('refuses the target %j (HTTP/1.1: %i; HTTP/2: stream reset) and forwards nothing', async (path, status) => {
+    const a = await call({ path, headers: bearer() })
+    if (proto === 'h1') {
+      expect(a.status).toBe(status)
+      expect(menderError(a)).toBeDefined()
+    } else {
+      expect(a.status).toBe(0)
+      expect(a.error).toBe(`rst ${constants.NGHTTP2_PROTOCOL_ERROR}`)
+    }
+    expect(sim.requests.length).toBe(0)
+  })
+
   it('answers 421 when Host / :authority names another server than the TLS server name', async () => {
     const a = await call({ path: NEXT, headers: bearer(), authority: 'acme.test' })
     expectRefusal(a, 421, 'MTLS_ERR_MISDIRECTED')
