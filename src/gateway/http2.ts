@@ -152,7 +152,7 @@ function streamDeadline (stream: ServerHttp2Stream, g: Gw, log: Logger): void {
  * Sets up the HTTP/2 listener of `app` (created with listenerOptions; a no-op for HTTPS alone). Must run before the
  * gateway's own hooks and before the TLS guard is installed.
  */
-export function serveHttp2 (app: FastifyInstance, g: Gw & { headers_timeout: number }, log: Logger): void {
+export function serveHttp2 (app: FastifyInstance, g: Gw, log: Logger): void {
   if (!g.http2) return
   const server = app.server as unknown as Http2SecureServer & TlsServer & {
     keepAliveTimeout: number, requestTimeout: number, headersTimeout: number, connectionsCheckingInterval: number

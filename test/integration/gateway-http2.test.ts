@@ -114,6 +114,15 @@ describe.each(PROTOS)('the same decisions over %s', (proto) => {
     expect(up?.rawHeaders.filter((_, i) => i % 2 === 0 && up.rawHeaders[i]?.startsWith(':'))).toEqual([])
   })
 
+  it('streams a device upload to Mender byte for byte', async () => {
+    const body = JSON.stringify([{ name: 'proto', value: proto }, { name: 'pad', value: 'x'.repeat(100_000) }])
+    const a = await call({
+      method: 'PATCH', path: '/api/devices/v1/inventory/device/attributes', headers: { ...bearer(), 'content-type': 'application/json' }, body
+    })
+    expect(a.status, a.body).toBe(200)
+    expect(sim.requests.at(-1)?.bodyBytes.toString()).toBe(body)
+  })
+
   it('strips identity-like headers the device sends and sets its own', async () => {
     const a = await call({
       path: NEXT,
@@ -255,6 +264,13 @@ describe.each(PROTOS)('the same decisions over %s', (proto) => {
   it('admits after a trust reload (the listener\'s new context)', async () => {
     expect((await gw.reload()).ok).toBe(true)
     expect((await call({ path: '/status' })).status).toBe(200)
+  })
+})
+
+describe('the logs of both', () => {
+  it('hold no error-level line and no HTTP/2 session failure after the matrix', () => {
+    expect(gw.logs.filter((l) => l.level === 'error' || l.level === 'fatal').map((l) => l.msg)).toEqual([])
+    expect(gw.withCode('MTLS_WARN_H2_SESSION')).toEqual([])
   })
 })
 
@@ -419,8 +435,12 @@ describe('HTTP/2 deadlines and drain', () => {
         stream.on('close', () => resolve({ status, body }))
       })
       expect(answer.status).toBe(408)
-      expect(Object.keys(JSON.parse(answer.body) as object).sort()).toEqual(['error', 'request_id'])
-      expect(sim.requests.length).toBe(0)
+      const body = JSON.parse(answer.body) as { request_id: string }
+      expect(Object.keys(body).sort()).toEqual(['error', 'request_id'])
+      expect(g.logs.find((l) => l.reqId === body.request_id && l.code !== undefined)?.code).toBe('MTLS_ERR_REQUEST_TIMEOUT')
+      expect(sim.requests.filter((r) => r.url === AUTH_URL_PATH)).toEqual([])
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      expect(g.logs.filter((l) => l.level === 'error' || l.level === 'fatal').map((l) => l.msg)).toEqual([])
     } finally {
       session.destroy()
     }
