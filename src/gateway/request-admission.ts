@@ -9,6 +9,7 @@ import { checkTarget, hostName } from './proxy/target.js'
 import { AUTH_PATH, DEVICE_PREFIX, PING_PATH, STATUS_PATH } from './mender/paths.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { FixedFieldLog } from '../observe/logger.js'
+import { authorityProblem, headersTooLarge, isHttp2, requestHost } from './http2.js'
 
 export type RouteGroup = 'auth' | 'device' | 'status' | 'other'
 
@@ -43,8 +44,9 @@ function wrongAuthority (
   return host === undefined || hostName(authority) !== hostName(host)
 }
 
-/** RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host header ('' when it does). */
+/** RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host header ('' when it does); HTTP/2, see authorityProblem. */
 function hostHeaderProblem (req: IncomingMessage): string {
+  if (isHttp2(req)) return authorityProblem(req.headers)
   let count = 0
   for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') count++
   if (count > 1) return 'more than one Host header'
@@ -80,13 +82,15 @@ export class RequestAdmission {
     const socket = req.socket as TLSSocket
     const peer = peerOf(socket)
     if (peer === undefined) return refused(peer, new HttpErrors.UNAUTHENTICATED())
+    // HTTP/1.1's parser refuses these before any admission; HTTP/2 has no such limit of its own
+    if (isHttp2(req) && headersTooLarge(req)) return refused(peer, new HttpErrors.HEADERS_TOO_LARGE())
     if (this.o.isDraining()) return refused(peer, new HttpErrors.SHUTTING_DOWN())
     const target = checkTarget(req.url ?? '')
     if (!target.ok) {
       const error = target.refusal === 'AUTH_PATH_ALIAS' ? new HttpErrors.AUTH_PATH_ALIAS() : new HttpErrors.BAD_TARGET()
       return refused(peer, error, target.detail)
     }
-    const host = req.headers.host
+    const host = requestHost(req)
     const hostProblem = hostHeaderProblem(req)
     if (hostProblem !== '') return refused(peer, new HttpErrors.BAD_REQUEST(), hostProblem)
     if (target.authority !== undefined && wrongAuthority(target.authority, socket.servername, host)) {
@@ -108,7 +112,9 @@ export class RequestAdmission {
     ms: number,
     peer: PeerIdentity | undefined,
     errorCode?: string | undefined,
-    upgrade?: boolean
+    upgrade?: boolean,
+    /** HTTP version of the request (`1.1`, `2.0`). */
+    http?: string
   }): void {
     const m = this.o.metrics
     m.answered(a.route, a.method, a.status, a.ms / 1000)
@@ -119,6 +125,7 @@ export class RequestAdmission {
       method: a.method,
       url: a.url.length > MAX_LOGGED_URL ? a.url.slice(0, MAX_LOGGED_URL) + '…' : a.url,
       status: a.status,
+      http: a.http,
       ms: Math.round(a.ms * 100) / 100,
       device: peerLog(a.peer)
     }, a.upgrade === true ? 'websocket upgrade' : 'request')

@@ -26,6 +26,7 @@ import { createUpstreamAgent, upstreamTls } from './proxy/upstream.js'
 import { buildTenantServices, startLogins, type TenantServices } from './tenant-services.js'
 import { ManagementHealth } from './mender/management-health.js'
 import { limitConnections } from './limits.js'
+import { closeDeviceConnections } from './http2.js'
 
 type Gw = DeepReadonly<GatewayConfig>
 
@@ -144,7 +145,7 @@ class GatewayMode implements Mode {
     this.p.drain.active = true
     const timer = setTimeout(() => {
       log.warn({ event: 'shutdown_forced' }, 'drain deadline reached, closing remaining connections')
-      app.server.closeAllConnections()
+      closeDeviceConnections(app.server)
     }, deadlineMs)
     timer.unref()
     this.p.trust.close()

@@ -24,7 +24,8 @@ const IDENTITY_PREFIXES = ['x-forwarded-', 'x-ssl-', 'ssl-client', 'x-client-cer
  * `x_forwarded_for` as `x-forwarded-for`. */
 export function isDroppedHeader (name: string, connectionTokens: ReadonlySet<string>, keepUpgrade = false): boolean {
   const lower = name.toLowerCase()
-  if (lower.includes('_')) return true
+  // HTTP/2 pseudo-headers (`:authority`, `:path`, …) describe the device's stream, never Mender's request
+  if (lower.includes('_') || lower.startsWith(':')) return true
   if (HOP_BY_HOP.has(lower)) return !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))
   if (connectionTokens.has(lower)) return true
   return IDENTITY_LIKE.has(lower) || IDENTITY_PREFIXES.some((p) => lower.startsWith(p))
