@@ -150,9 +150,11 @@ class GatewayMode implements Mode {
     timer.unref()
     this.p.trust.close()
     const closed = app.close()
-    // websockets have no request boundary to drain at
-    log.info({ event: 'websockets_closed', count: this.p.tunnels.closeAll() }, 'websocket tunnels closed')
+    // websockets have no request boundary to drain at; the server's close does not wait for their Mender side
+    const tunnels = this.p.tunnels.closeAll()
+    log.info({ event: 'websockets_closed', count: tunnels.count }, 'websocket tunnels closed')
     await closed
+    await tunnels.closed
     clearTimeout(timer)
     await this.p.dispatcher.close()
   }
