@@ -18,6 +18,8 @@ LABEL org.opencontainers.image.title="mtls-ambassador" \
       org.opencontainers.image.description="mTLS gateway for Mender device fleets" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
+# one worker process per available core (capped by the container's CPU limit); MTLS_WORKERS=1 for a single process
+ENV MTLS_WORKERS=auto
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules

@@ -1,11 +1,11 @@
 import neostandard from 'neostandard'
 
 // Folder boundaries of src/ (one engine, two modes):
-// - shared folders (config, observe, status, lib, x509, tls, net) never import a mode or a tool;
+// - shared folders (config, observe, status, lib, x509, tls, net, cluster) never import a mode or a tool;
 // - each mode (gateway, tunnel) never imports the other mode or a tool;
 // - the Mender simulator (tools/simulator) stands in for Mender: it must not share the code it is meant to check
 //   (key parsing, signatures, identity canonicalisation, body decoding), or a bug there would pass every test.
-const SHARED = ['config', 'observe', 'status', 'lib', 'x509', 'tls', 'net']
+const SHARED = ['config', 'observe', 'status', 'lib', 'x509', 'tls', 'net', 'cluster']
 
 /** A no-restricted-imports rule refusing relative imports that pass through any of `folders`. */
 function forbid (folders, message) {

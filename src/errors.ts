@@ -63,7 +63,8 @@ export const LogCodes = {
   FD_LIMIT: 'MTLS_WARN_FD_LIMIT',
   ACCEPT_FAILED: 'MTLS_ERR_ACCEPT',
   H2_SESSION: 'MTLS_WARN_H2_SESSION',
-  MGMT_UP: 'MTLS_INFO_MGMT_UP'
+  MGMT_UP: 'MTLS_INFO_MGMT_UP',
+  WORKER_EXIT: 'MTLS_ERR_WORKER_EXIT'
 } as const
 
 /** Reason codes logged for refused TLS handshakes (the device gets a TLS alert, never a body). */

@@ -1,6 +1,8 @@
 // Process entry for `serve`: load the configuration, build the configured modes (the HTTP gateway, the tunnels) and
 // the shared status listener, start them; SIGHUP reloads every mode's trust; SIGTERM/SIGINT drain and exit 0 (a second
-// signal forces exit). The only module that exits the process.
+// signal forces exit). With `workers` above 1 this process is a cluster's primary (status listener, signals, systemd)
+// and its workers run the modes on the shared listeners. The only module that exits the process.
+import cluster from 'node:cluster'
 import type { Logger } from 'pino'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
@@ -15,7 +17,11 @@ import type { Mode } from './mode.js'
 import type { ReloadResult } from './tls/reloader.js'
 import { createGateway } from './gateway/run.js'
 import { createTunnels } from './tunnel/run.js'
-import { createNotifier } from './net/sd-notify.js'
+import { createNotifier, type NotifyMessage } from './net/sd-notify.js'
+import { Cluster } from './cluster/primary.js'
+import { workerCount } from './cluster/count.js'
+import { answerRequests, joinCluster, reportFailed, reportStarted } from './cluster/worker.js'
+import { shareTicketSecret } from './tls/ticket-keys.js'
 
 export interface Running {
   /** The gateway's mTLS URL ('' when only tunnels run). */
@@ -55,34 +61,152 @@ async function listenStatus (app: FastifyInstance, config: Config): Promise<stri
   }
 }
 
-/** Starts every configured mode and the status listener; on any failure closes what had started and rejects. */
-export async function startServer (config: Config, logger: Logger): Promise<Running> {
-  const registry = createRegistry()
+interface ModesRunning {
+  modes: Mode[]
+  addresses: Record<string, string>
+  readiness: () => Readiness
+  reload: (trigger: string) => Promise<ReloadResult[]>
+  /** Drains every mode for up to `shutdown_timeout`, then closes them. */
+  stop: () => Promise<void>
+}
+
+/** Builds and starts every configured mode; on any failure closes what had started and rejects. */
+async function startModes (
+  config: Config, logger: Logger, registry: ReturnType<typeof createRegistry>, also: Array<() => Promise<void>> = []
+): Promise<ModesRunning> {
   const modes = await buildModes(config, logger, registry)
-  const statusApp = buildStatusApp(logger, () => readinessOf(modes), registry)
   const deadline = config.common.shutdown_timeout
   const stop = async (): Promise<void> => {
     logger.info({ event: 'shutdown', timeoutMs: deadline }, 'draining connections')
-    await Promise.allSettled([...modes.map(async (m) => await m.close(deadline)), statusApp.close()])
+    await Promise.allSettled([...modes.map(async (m) => await m.close(deadline)), ...also.map(async (f) => await f())])
   }
-  let statusUrl: string | undefined
   try {
     for (const m of modes) await m.start()
-    statusUrl = await listenStatus(statusApp, config)
   } catch (err) {
     // nothing may keep the process alive after a failed start (timers, watchers, the other listeners)
     await stop()
     throw err
   }
   const addresses = Object.assign({}, ...modes.map((m) => m.addresses())) as Record<string, string>
-  logger.info({ event: 'listening', url: addresses.gateway, statusUrl, addresses, modes: modes.map((m) => m.name) }, 'mtls-ambassador listening')
   const reload = async (trigger: string): Promise<ReloadResult[]> =>
     (await Promise.all(modes.map(async (m) => await m.reload(trigger)))).flat()
-  return { url: addresses.gateway ?? '', statusUrl, addresses, reload, stop }
+  return { modes, addresses, readiness: () => readinessOf(modes), reload, stop }
+}
+
+/** Starts every configured mode and the status listener; on any failure closes what had started and rejects. */
+export async function startServer (config: Config, logger: Logger): Promise<Running> {
+  const registry = createRegistry()
+  let readiness = (): Readiness => ({ ready: false, checks: {} })
+  const statusApp = buildStatusApp(logger, () => readiness(), registry)
+  const running = await startModes(config, logger, registry, [async () => { await statusApp.close() }])
+  readiness = running.readiness
+  let statusUrl: string | undefined
+  try {
+    statusUrl = await listenStatus(statusApp, config)
+  } catch (err) {
+    await running.stop()
+    throw err
+  }
+  const { addresses, modes } = running
+  logger.info({ event: 'listening', url: addresses.gateway, statusUrl, addresses, modes: modes.map((m) => m.name) }, 'mtls-ambassador listening')
+  return { url: addresses.gateway ?? '', statusUrl, addresses, reload: running.reload, stop: running.stop }
+}
+
+/** The primary of `count` workers: they run the modes, it runs the status listener and answers for all of them. */
+async function startCluster (config: Config, logger: Logger, count: number): Promise<Running> {
+  const group = new Cluster({ count, log: logger, registry: createRegistry() })
+  const statusApp = buildStatusApp(logger, async () => await group.readiness(), group.metrics)
+  const deadline = config.common.shutdown_timeout
+  const stop = async (): Promise<void> => {
+    logger.info({ event: 'shutdown', timeoutMs: deadline, workers: count }, 'draining connections')
+    await Promise.allSettled([group.stop(deadline), statusApp.close()])
+  }
+  let started: Awaited<ReturnType<Cluster['start']>>
+  let statusUrl: string | undefined
+  try {
+    started = await group.start()
+    statusUrl = await listenStatus(statusApp, config)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  const { addresses, modes } = started
+  logger.info({ event: 'listening', url: addresses.gateway, statusUrl, addresses, modes, workers: count }, 'mtls-ambassador listening')
+  return { url: addresses.gateway ?? '', statusUrl, addresses, reload: async (t) => await group.reload(t), stop }
+}
+
+/** A cluster's worker: the modes on the shared listeners, driven by the primary (signals are the primary's own). */
+async function serveWorker (opts: LoadOptions): Promise<void> {
+  let logger: Logger = createLogger({ debug_log: false, log_level: 'info' })
+  let running: ModesRunning
+  const registry = createRegistry()
+  try {
+    shareTicketSecret(await joinCluster())
+    const config = loadAll(opts).config
+    logger = createLogger(config.common).child({ worker: cluster.worker?.id })
+    running = await startModes(config, logger, registry)
+  } catch (err) {
+    // the primary logs the failure, as a single process would, and stops every worker
+    reportFailed(err)
+    process.exit(1)
+  }
+  answerRequests({
+    readiness: async () => running.readiness(),
+    metrics: async () => await registry.getMetricsAsJSON(),
+    reload: async (trigger) => await running.reload(trigger ?? 'SIGHUP'),
+    stop: async () => {
+      await running.stop()
+      setImmediate(() => process.exit(0))
+      return null
+    }
+  })
+  workerSignals(running, logger)
+  reportStarted(running.addresses.gateway ?? '', running.addresses, running.modes.map((m) => m.name))
+}
+
+/**
+ * A worker leaves SIGTERM/SIGINT to the primary (a terminal's or a control group's own copy must not cut its drain
+ * short), reloads itself on its own SIGHUP, drains then exits 1 after an unexpected error (the primary replaces it).
+ */
+function workerSignals (running: ModesRunning, logger: Logger): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => {})
+  process.on('SIGHUP', () => { running.reload('SIGHUP').catch(() => {}) })
+  let failing = false
+  const fail = (err: unknown): void => {
+    logger.fatal({ err }, 'stopping after an unexpected error')
+    if (failing) process.exit(1)
+    failing = true
+    running.stop().finally(() => process.exit(1))
+  }
+  process.on('uncaughtException', fail)
+  process.on('unhandledRejection', fail)
+}
+
+/** One process (workers: 1, exactly as without workers), or the primary of a cluster. */
+async function startProcess (config: Config, logger: Logger): Promise<Running> {
+  const workers = workerCount(config)
+  if (config.common.workers !== 1) {
+    logger.info({ event: 'workers', workers: workers.count, reason: workers.reason }, 'worker processes')
+  }
+  return workers.count > 1 ? await startCluster(config, logger, workers.count) : await startServer(config, logger)
+}
+
+/** systemd (Type=notify / notify-reload), from this process only: ready once all listen, reloading, stopping. */
+function systemdTeller (config: Config, logger: Logger): (msg: NotifyMessage) => void {
+  const systemd = createNotifier(config.common.systemd)
+  return (msg) => {
+    systemd.notify(msg).then((r) => {
+      if (r.problem !== undefined) logger.warn({ event: 'sd_notify', problem: r.problem }, 'systemd notification failed')
+    }, () => {})
+  }
 }
 
 /** `mtls-ambassador serve`: runs until SIGTERM/SIGINT; exits 1 on a startup error (listing every problem). */
 export async function serve (opts: LoadOptions): Promise<void> {
+  if (cluster.isWorker) {
+    await serveWorker(opts)
+    return
+  }
   let logger: Logger = createLogger({ debug_log: false, log_level: 'info' })
   let running: Running
   let config: Config
@@ -92,20 +216,14 @@ export async function serve (opts: LoadOptions): Promise<void> {
     config = loaded.config
     logger = createLogger(config.common)
     logger.info({ event: 'config', config: maskedConfig(settings) }, 'effective configuration')
-    running = await startServer(config, logger)
+    running = await startProcess(config, logger)
   } catch (err) {
     // the message's first line says what failed ("cannot listen on 127.0.0.1:8080: address already in use")
     const what = (err as Error).message.split('\n')[0] ?? ''
     logger.fatal({ code: (err as { code?: string }).code, err }, `startup failed: ${what}`)
     process.exit(1)
   }
-  // systemd (Type=notify / notify-reload): ready once everything listens, reloading around SIGHUP, stopping
-  const systemd = createNotifier(config.common.systemd)
-  const tell = (msg: Parameters<typeof systemd.notify>[0]): void => {
-    systemd.notify(msg).then((r) => {
-      if (r.problem !== undefined) logger.warn({ event: 'sd_notify', problem: r.problem }, 'systemd notification failed')
-    }, () => {})
-  }
+  const tell = systemdTeller(config, logger)
   tell({ ready: true, status: 'serving' })
   // SIGHUP is a reload, not a stop; a second SIGTERM/SIGINT during the drain exits at once (close-with-grace)
   closeWithGrace({

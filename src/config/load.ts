@@ -7,7 +7,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
 import { ConfigSchema, FIELDS, LIST_KEYS, SECRET_KEYS, type ConfigKey, type Settings } from './schema.js'
 import { buildConfig, gatewayConfigured, splitList, type Config } from './model.js'
-import { tunnelProblems } from './tunnel-checks.js'
+import { tunnelListen, tunnelProblems } from './tunnel-checks.js'
 import { parseListen } from './listen.js'
 import { StartupErrors } from '../errors.js'
 
@@ -23,7 +23,7 @@ export interface LoadOptions {
 }
 
 const KEYS = Object.keys(FIELDS) as ConfigKey[]
-const CROSS_CHECKED: readonly string[] = ['mender_backend', 'mender_user', 'mender_pass', 'mender_token', 'listen', 'status_listen', 'sni', 'tenants', 'tunnels']
+const CROSS_CHECKED: readonly string[] = ['mender_backend', 'mender_user', 'mender_pass', 'mender_token', 'listen', 'status_listen', 'sni', 'tenants', 'tunnels', 'workers']
 
 function readFile (file: string, problems: string[]): Record<string, unknown> {
   let text: string
@@ -125,6 +125,18 @@ function crossChecks (c: Settings, problems: string[]): void {
   }
   if (gatewayConfigured(c)) gatewayChecks(c, problems)
   problems.push(...tunnelProblems(c.tunnels))
+  workerChecks(c, problems)
+}
+
+/** Workers share TCP listeners only: a Unix socket or an inherited one has a single owner (`auto` then means 1). */
+function workerChecks (c: Settings, problems: string[]): void {
+  if (c.workers === 'auto' || Number(c.workers) <= 1) return
+  for (const t of c.tunnels) {
+    const at = tunnelListen(t)
+    if (at.ok && at.value.kind !== 'tcp') {
+      problems.push(`workers ${c.workers}: tunnel ${t.name} listens on a ${at.value.kind} socket, which only one process can serve; use workers: 1 (or auto)`)
+    }
+  }
 }
 
 /** Loads and validates the flat settings (frozen); throws MTLS_ERR_CONFIG_INVALID listing every problem. */

@@ -21,9 +21,11 @@ export interface SystemdEnv {
   NOTIFY_SOCKET?: string
 }
 
-export interface CommonConfig extends Omit<Pick<Settings, CommonKey>, 'status_listen'> {
+export interface CommonConfig extends Omit<Pick<Settings, CommonKey>, 'status_listen' | 'workers'> {
   /** The plain-HTTP status listener; undefined when `off`. */
   status_listen: ListenAddress | undefined
+  /** Worker processes: a count (1 = single process) or `auto` (one per available core). */
+  workers: number | 'auto'
   systemd: SystemdEnv
 }
 
@@ -86,7 +88,8 @@ export function buildConfig (s: Settings, env: Record<string, string | undefined
     log_level: s.log_level,
     reload_watch: s.reload_watch,
     reload_retry_interval: s.reload_retry_interval,
-    shutdown_timeout: s.shutdown_timeout
+    shutdown_timeout: s.shutdown_timeout,
+    workers: s.workers === 'auto' ? 'auto' : Number(s.workers)
   }
   // validated before: every address parses and a connect address is never an inherited socket
   const tunnels = s.tunnels.map((t): TunnelConfig => ({

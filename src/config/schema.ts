@@ -74,6 +74,7 @@ export const FIELDS = {
   request_timeout: ms(120000, 'time a device has to send a whole request', 'MTLS_REQUEST_TIMEOUT'),
   keep_alive_timeout: ms(65000, 'idle keep-alive connection lifetime', 'MTLS_KEEP_ALIVE_TIMEOUT'),
   shutdown_timeout: ms(15000, 'drain deadline on SIGTERM before connections are closed', 'MTLS_SHUTDOWN_TIMEOUT'),
+  workers: f('MTLS_WORKERS', Type.String({ pattern: '^(auto|[1-9][0-9]{0,3})$', default: '1' }), 'worker processes sharing the listeners: a number, or `auto` (one per available core, capped by a CPU quota; 1 when a tunnel listens on a Unix or inherited socket); 1 = a single process (see [Workers](#workers))'),
   tunnels: f('MTLS_TUNNELS', Type.Array(TunnelSchema, { default: [] }), 'L4 mTLS tunnels (forward and reverse proxies), see [Tunnel mode](#tunnel-mode) (YAML list; JSON in the env)')
 } as const satisfies Record<string, Field>
 
@@ -89,7 +90,7 @@ export const ConfigSchema = Type.Object(
 export type Settings = Readonly<Static<typeof ConfigSchema>>
 
 /** Keys shared by every mode; all others configure the HTTP gateway (tunnels have their own section). */
-export const COMMON_KEYS = ['status_listen', 'debug_log', 'log_level', 'reload_watch', 'reload_retry_interval', 'shutdown_timeout'] as const
+export const COMMON_KEYS = ['status_listen', 'debug_log', 'log_level', 'reload_watch', 'reload_retry_interval', 'shutdown_timeout', 'workers'] as const
 export type CommonKey = typeof COMMON_KEYS[number]
 
 /** Comma-separated lists in the environment; a YAML file may also give them as a list. */

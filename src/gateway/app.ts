@@ -34,7 +34,7 @@ export interface AppDeps {
 function httpsOptions (g: Gw, trust: TrustService): Record<string, unknown> & { ticketKeys: Buffer } {
   const initial = trust.current()
   return {
-    ...secureContextOptions(initial.material, g.https_tls_version_min, initial.plan.fallback.ca),
+    ...secureContextOptions(initial, g.https_tls_version_min, 'gateway', initial.plan.fallback.ca),
     // a named tenant's server name selects its own context, which advertises only that tenant's CA
     SNICallback: (servername: string, cb: (err: Error | null, ctx?: unknown) => void) => {
       cb(null, trust.current().contexts.get(servername.toLowerCase()))

@@ -21,7 +21,7 @@ export class GatewayMetrics {
     this.authDecisions = new Counter({ name: 'mtls_auth_decisions_total', help: 'Auth request decisions (created, forced, conflict, cached, refused) with the refusal code', labelNames: ['decision', 'reason'], registers })
     this.managementLogins = new Counter({ name: 'mtls_management_logins_total', help: 'Management API logins by result (login, refresh, failed)', labelNames: ['result'], registers })
     this.upstreamErrors = new Counter({ name: 'mtls_upstream_errors_total', help: 'Failures talking to Mender by error code', labelNames: ['kind'], registers })
-    this.managementUp = new Gauge({ name: 'mtls_management_up', help: 'Whether the tenant holds a management API token (1) or its login is pending or failing (0)', labelNames: ['tenant'], registers })
+    this.managementUp = new Gauge({ name: 'mtls_management_up', help: 'Whether the tenant holds a management API token (1) or its login is pending or failing (0)', labelNames: ['tenant'], registers, aggregator: 'min' })
   }
 
   /** Counts one answered request and its latency, through label sets bound once per combination. */

@@ -88,7 +88,7 @@ export async function createGateway (g: Gw, common: DeepReadonly<CommonConfig>, 
   // the app is an https server (see createHttpsApp); Fastify's default typing says http
   const server = app.server as unknown as Server
   trust.onChange((next) =>
-    setListenerContext(server, secureContextOptions(next.material, g.https_tls_version_min, next.plan.fallback.ca)))
+    setListenerContext(server, secureContextOptions(next, g.https_tls_version_min, 'gateway', next.plan.fallback.ca)))
   const onRefused = (reason: string): void => { trustMetrics.handshakeFailures.inc({ reason }) }
   const guard = trust.guard(server, {
     log,

@@ -27,7 +27,11 @@ export class TrustMetrics {
     this.crlFetches = c('crl_fetches_total', 'CRL distribution-point fetches by result (ok, failed)', ['result'])
     this.reloads = c('reloads_total', 'Trust reloads by result (ok, failed)', ['result'])
     this.reloadTime = new Gauge({
-      name: `${o.prefix}_reload_last_timestamp_seconds`, help: 'Time of the last reload by result', labelNames: [...o.labelNames, 'result'], registers: [registry]
+      name: `${o.prefix}_reload_last_timestamp_seconds`,
+      help: 'Time of the last reload by result',
+      labelNames: [...o.labelNames, 'result'],
+      registers: [registry],
+      aggregator: 'max'
     })
   }
 
@@ -39,8 +43,10 @@ export class TrustMetrics {
 
   /** Registers the gauges, read from `views()` at every scrape. */
   watch (views: () => TrustView[]): void {
+    // across workers (status listener of a cluster): counts add up, expiries take the soonest, sizes the largest
     const gauge = (
-      name: string, help: string, labels: string[], collect: (g: Gauge, v: TrustView, now: number) => void
+      name: string, help: string, labels: string[], collect: (g: Gauge, v: TrustView, now: number) => void,
+      aggregator: 'sum' | 'min' | 'max' = 'sum'
     ): void => {
       // eslint-disable-next-line no-new -- a gauge registers itself and reads its sources at scrape time
       new Gauge({
@@ -48,25 +54,26 @@ export class TrustMetrics {
         help,
         labelNames: [...this.o.labelNames, ...labels],
         registers: [this.registry],
+        aggregator,
         collect () { this.reset(); const now = Date.now(); for (const v of views()) collect(this, v, now) }
       })
     }
     gauge('open_connections', 'Open admitted TLS connections', [], (g, v) => g.set(v.labels, v.openConnections))
     gauge('server_certificate_expiry_seconds', 'Seconds until this node\'s certificate expires', [], (g, v, now) =>
-      g.set(v.labels, secondsLeft(v.trust.material.serverCert, now)))
+      g.set(v.labels, secondsLeft(v.trust.material.serverCert, now)), 'min')
     gauge('ca_certificate_expiry_seconds', 'Seconds until each trusted CA certificate expires', ['subject'], (g, v, now) => {
       for (const ca of v.trust.material.caCerts) g.set({ ...v.labels, subject: ca.subject.replaceAll('\n', ', ') }, secondsLeft(ca, now))
-    })
+    }, 'min')
     gauge('crl_next_update_seconds', 'Seconds until each loaded CRL\'s nextUpdate (negative: stale)', ['source'], (g, v, now) => {
       for (const crl of v.trust.crls) {
         if (crl.nextUpdate !== undefined) {
           g.set({ ...v.labels, source: crl.source }, Math.round((crl.nextUpdate.getTime() - now) / 1000))
         }
       }
-    })
+    }, 'min')
     gauge('revoked_serials', 'Serials refused by the denylist and by the loaded CRLs', ['source'], (g, v) => {
       g.set({ ...v.labels, source: 'denylist' }, v.trust.denylist.size)
       g.set({ ...v.labels, source: 'crl' }, v.trust.crls.reduce((n, c) => n + c.serials.size, 0))
-    })
+    }, 'max')
   }
 }

@@ -8,8 +8,11 @@ import type { Readiness } from './readiness.js'
 
 export const STATUS_OK = { status: 'ok' } as const
 
+/** What /metrics serves: a process's registry, or the metrics of a cluster's workers put together. */
+export type MetricsSource = Pick<Registry, 'contentType' | 'metrics'>
+
 export function buildStatusApp (
-  logger: Logger, ready: () => Readiness | Promise<Readiness>, registry: Registry
+  logger: Logger, ready: () => Readiness | Promise<Readiness>, registry: MetricsSource
 ): FastifyInstance {
   const app = fastify({ loggerInstance: logger.child({ listener: 'status' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
   app.get('/status', async () => STATUS_OK)

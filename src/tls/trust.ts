@@ -1,7 +1,7 @@
 // Everything the TLS guard trusts, loaded all-or-nothing: server certificate + key, every tenant's CA bundle (with
 // the secure contexts of named tenants), denylist and CRLs. A snapshot is immutable; the reloader swaps snapshots and
 // keeps the last good one when loading fails.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createSecureContext, DEFAULT_CIPHERS, type SecureContext } from 'node:tls'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { loadTlsMaterial, type MaterialLabels, type TlsMaterial } from './materi
 import { loadCrl, loadDenylist, type CrlInfo } from './revocation.js'
 import { StartupErrors } from '../errors.js'
 import { renewTickets } from './tickets.js'
+import { ticketKeysFor } from './ticket-keys.js'
 import { contextPlan, loadTenants, type ContextPlan, type TenantSource, type TenantTrust } from './tenants.js'
 
 /**
@@ -104,7 +105,7 @@ export async function loadTrust (source: TrustSource, fetched: FetchedCrls = new
     ]
     const contexts = new Map<string, SecureContext>()
     for (const [name, { ca }] of plan.byName) {
-      const options = secureContextOptions(material, source.minVersion, ca)
+      const options = secureContextOptions({ material, digest }, source.minVersion, `sni:${name}`, ca)
       const context = createSecureContext(options)
       // renewing like the listener's own context, whichever of the two a Node version asks for ticket keys
       renewTickets(context, options.ticketKeys)
@@ -123,17 +124,23 @@ export async function loadTrust (source: TrustSource, fetched: FetchedCrls = new
  */
 export const LISTENER_CIPHERS = `${DEFAULT_CIPHERS}:@SECLEVEL=1`
 
-/** Options of the listener's secure context (used at start and on every reload, with fresh session-ticket keys). */
-export function secureContextOptions (material: TlsMaterial, minVersion: '1.2' | '1.3', ca: string = material.ca): {
-  cert: string, key: string, ca: string, minVersion: 'TLSv1.2' | 'TLSv1.3', ciphers: string, ticketKeys: Buffer
-} {
+/**
+ * Options of a secure context of `trust` (used at start and on every reload): the listener's (`scope` names it) or a
+ * named tenant's (`sni:<name>`), with session-ticket keys of that trust and scope.
+ */
+export function secureContextOptions (
+  trust: Pick<TrustSnapshot, 'material' | 'digest'>, minVersion: '1.2' | '1.3', scope: string, ca?: string
+): {
+    cert: string, key: string, ca: string, minVersion: 'TLSv1.2' | 'TLSv1.3', ciphers: string, ticketKeys: Buffer
+  } {
+  const { material } = trust
   return {
     cert: material.cert,
     key: material.key,
-    ca,
+    ca: ca ?? material.ca,
     minVersion: minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     ciphers: LISTENER_CIPHERS,
     // new keys whenever trust changes: a session issued under old trust can never be resumed
-    ticketKeys: randomBytes(48)
+    ticketKeys: ticketKeysFor(trust.digest, scope)
   }
 }

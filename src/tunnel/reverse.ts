@@ -31,7 +31,7 @@ export interface ReverseParts {
 /** The TLS server of a reverse tunnel, guarded and limited; connections are carried as they are admitted. */
 export function reverseServer (p: ReverseParts): { server: Server, guard: TlsGuard } {
   const { t, trust, log, metrics } = p
-  const initial = secureContextOptions(trust.current().material, t.tls_min_version)
+  const initial = secureContextOptions(trust.current(), t.tls_min_version, `tunnel:${t.name}`)
   const server = createServer({
     ...initial,
     requestCert: true,
@@ -41,7 +41,9 @@ export function reverseServer (p: ReverseParts): { server: Server, guard: TlsGua
     allowHalfOpen: true
   })
   renewListenerTickets(server, initial.ticketKeys)
-  trust.onChange((next) => { setListenerContext(server, secureContextOptions(next.material, t.tls_min_version)) })
+  trust.onChange((next) => {
+    setListenerContext(server, secureContextOptions(next, t.tls_min_version, `tunnel:${t.name}`))
+  })
   const rules = accessRules(t)
   const labels = { tunnel: t.name }
   const guard = trust.guard(server, {

@@ -21,7 +21,7 @@ import { AUTH_URL_PATH, authRequest } from '../support/device.js'
 import { echoServer } from '../support/tunnel.js'
 import { writeFigures } from './support/figures.js'
 import { Ledger } from './support/ledger.js'
-import { ownFds, settled, startGatewayProcess, type GatewayProcess } from './support/resources.js'
+import { TEST_WORKERS, ownFds, settled, startGatewayProcess, type GatewayProcess } from './support/resources.js'
 
 const ROUNDS = 5
 const UPLOADS = 5
@@ -129,15 +129,19 @@ function startGateway (): Promise<GatewayProcess> {
   })
 }
 
-/** SIGHUP; resolves once the gateway and the tunnel both logged their reload (the files changed, so both apply). */
+/**
+ * SIGHUP; resolves once the gateway and the tunnel both logged their reload (the files changed, so both apply), in
+ * every worker when there are several.
+ */
 async function reload (gw: GatewayProcess): Promise<number> {
   const from = gw.lines.length
   const started = Date.now()
   gw.child.kill('SIGHUP')
-  const since = (pick: (l: (typeof gw.lines)[number]) => boolean) => async () =>
-    await gw.waitFor((l) => gw.lines.indexOf(l) >= from && l.event === 'reload' && l.trigger === 'SIGHUP' && pick(l))
-  const [gateway, tunnel] = await Promise.all([since((l) => l.tunnel === undefined)(), since((l) => l.tunnel === 'rev')()])
-  expect([gateway.changed, tunnel.changed, gateway.code, tunnel.code]).toEqual([true, true, undefined, undefined])
+  const reloads = (tunnel: string | undefined): typeof gw.lines => gw.lines.slice(from)
+    .filter((l) => l.event === 'reload' && l.trigger === 'SIGHUP' && l.tunnel === tunnel)
+  await gw.waitFor(() => reloads(undefined).length >= TEST_WORKERS && reloads('rev').length >= TEST_WORKERS)
+  const outcomes = [...reloads(undefined), ...reloads('rev')].map((l) => [l.changed, l.code])
+  expect(outcomes).toEqual(Array(2 * TEST_WORKERS).fill([true, undefined]))
   return Date.now() - started
 }
 

@@ -44,7 +44,7 @@ describe('sections', () => {
     expect(c.common.log_level).toBe('warn')
     expect(c.gateway?.body_limit).toBe(2048)
     expect(Object.keys(c.common).sort()).toEqual([
-      'debug_log', 'log_level', 'reload_retry_interval', 'reload_watch', 'shutdown_timeout', 'status_listen', 'systemd',
+      'debug_log', 'log_level', 'reload_retry_interval', 'reload_watch', 'shutdown_timeout', 'status_listen', 'systemd', 'workers',
     ])
     expect(c.gateway).not.toHaveProperty('log_level')
     expect(c.tunnels).toEqual([])

@@ -26,6 +26,8 @@ describe('folder boundaries', () => {
     ['src/x509/probe.ts', '../../src/gateway/device-auth/keys.js'],
     ['src/status/probe.ts', '../gateway/mender/management-health.js'],
     ['src/lib/probe.ts', '../tools/pki/index.js'],
+    ['src/cluster/probe.ts', '../gateway/run.js'],
+    ['src/cluster/probe.ts', '../tunnel/run.js'],
     ['src/gateway/probe.ts', '../tunnel/run.js'],
     ['src/gateway/proxy/probe.ts', '../../tools/simulator/index.js'],
     ['src/tunnel/probe.ts', '../gateway/app.js'],

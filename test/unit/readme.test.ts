@@ -48,6 +48,10 @@ describe('README', () => {
     new GatewayMetrics(registry).watchWebsockets(() => 0)
     const { TunnelMetrics } = await import('../../src/tunnel/metrics.js')
     new TunnelMetrics(registry).trust.watch(() => [])
+    const { Cluster } = await import('../../src/cluster/primary.js')
+    const { pino } = await import('pino')
+    // eslint-disable-next-line no-new -- registers the cluster's metrics; forks nothing until started
+    new Cluster({ count: 2, log: pino({ level: 'silent' }), registry })
     const ours = (await registry.getMetricsAsJSON()).map((x) => x.name).filter((n) => n.startsWith('mtls_')).sort()
     expect(section('metrics-table').map((r) => r[0]).sort()).toEqual(ours)
   })

@@ -2,6 +2,8 @@
 // (optionally under `prlimit --nofile=N:N`), configured by MTLS_* environment variables, its JSON log parsed line by
 // line; and its resources as the kernel and its metrics report them: RSS (/proc/<pid>/status VmRSS), open file
 // descriptors (/proc/<pid>/fd) and open connections and websockets (/metrics on the status listener).
+// MTLS_TEST_WORKERS=N runs every scenario's process with N workers; its resources are then the primary's and every
+// worker's together.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
@@ -54,9 +56,13 @@ export interface GatewayProcessOptions {
   nofile?: number
 }
 
+/** Worker processes of every scenario's gateway (MTLS_TEST_WORKERS; 1 = a single process, the default). */
+export const TEST_WORKERS = Math.max(1, Number(process.env.MTLS_TEST_WORKERS ?? 1) || 1)
+
 /** The defaults a scenario starts from: loopback port 0, the test PKI, no rate limit, no lag shedding (noisy CI). */
 export function gatewayEnv (o: GatewayProcessOptions): Record<string, string> {
   return {
+    ...(TEST_WORKERS > 1 ? { MTLS_WORKERS: String(TEST_WORKERS) } : {}),
     MTLS_LISTEN: '127.0.0.1:0',
     MTLS_STATUS_LISTEN: '127.0.0.1:0',
     MTLS_MENDER_BACKEND: o.backendUrl,
@@ -110,6 +116,30 @@ Omit<Resources, 'openConnections' | 'openWebsockets'> {
     if (scraping.has(inode)) statusFds++
   }
   return { rssKb: Number(rss ?? NaN), fds: fds.length, upstreamFds, statusFds }
+}
+
+/** A process and its children (a cluster's primary and its workers). */
+function processTree (pid: number): number[] {
+  let children: number[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number)
+  } catch { /* gone, or no children */ }
+  return [pid, ...children]
+}
+
+/** processResources of a process and its workers, added up (a worker that just exited counts for nothing). */
+export function treeResources (pid: number, upstreamPort?: number, statusPort?: number):
+Omit<Resources, 'openConnections' | 'openWebsockets'> {
+  const total = { rssKb: 0, fds: 0, upstreamFds: 0, statusFds: 0 }
+  for (const p of processTree(pid)) {
+    let r: Omit<Resources, 'openConnections' | 'openWebsockets'>
+    try { r = processResources(p, upstreamPort, statusPort) } catch { if (p === pid) throw new Error(`process ${pid} is gone`); continue }
+    total.rssKb += r.rssKb
+    total.fds += r.fds
+    total.upstreamFds += r.upstreamFds
+    total.statusFds += r.statusFds
+  }
+  return total
 }
 
 function lineReader (onLine: (line: LogLine) => void): (chunk: Buffer) => void {
@@ -185,7 +215,7 @@ export async function startGatewayProcess (o: GatewayProcessOptions): Promise<Ga
     waitFor,
     exited,
     sample: async () => ({
-      ...processResources(pid, upstreamPort, statusPort),
+      ...treeResources(pid, upstreamPort, statusPort),
       openConnections: await metricValue(statusUrl, 'mtls_open_connections') ?? NaN,
       openWebsockets: await metricValue(statusUrl, 'mtls_open_websockets') ?? NaN
     }),
