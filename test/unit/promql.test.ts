@@ -26,6 +26,7 @@ describe('PromQL metric names', () => {
 
   it('reads a __name__ matcher as a metric name', () => {
     expect(names('{__name__="mtls_open_connections", job="x"}')).toEqual(['mtls_open_connections'])
+    expect(names('{__name__=~"a_total|b_total", job="x"}')).toEqual(['a_total', 'b_total'])
   })
 
   it('reads histogram_quantile\'s bucket series, not its number', () => {
