@@ -90,7 +90,7 @@ export class WebsocketTunnels {
   }
 
   private done (ex: Exchange, status: number, errorCode?: string): void {
-    this.o.admission.answered(ex.log, {
+    this.o.admission.answered(ex.id, {
       method: ex.req.method ?? 'GET',
       url: ex.req.url ?? '',
       route: 'device',
