@@ -17,8 +17,6 @@ import { readmeDeployment, renders } from './support/k8s-renders.js'
 import { at, k8sFiles, kustomization, readRepoFile, type Doc } from './support/repo-files.js'
 
 const TLS_KEYS = ['server_cert', 'server_key', 'tenant_ca_pem'] as const
-// set by the Deployment for the worker pool whose configuration key lands separately; drop once the schema has it
-const PENDING_ENV = ENV_NAMES.has('MTLS_WORKERS') ? [] : ['MTLS_WORKERS']
 const gatewayRenders = renders().filter((r) => r.name !== 'overlays/tunnel-sidecar')
 const ambassador = services['mtls-ambassador'] as Doc
 const envOf = (s: Doc): Record<string, string> => (s.environment ?? {}) as Record<string, string>
@@ -46,7 +44,7 @@ describe('deployment artefacts agree with the configuration', () => {
     const texts = [readRepoFile('Dockerfile'), readRepoFile('docker-compose.yml'), readmeDeployment(), ...k8sFiles().map((f) => readRepoFile(`k8s/${f}`))]
     const named = new Set(texts.flatMap((t) => t.match(/\bMTLS_[A-Z0-9_]+\b/g) ?? []).filter((n) => !/^MTLS_(ERR|WARN)_/.test(n)))
     expect(named.size).toBeGreaterThan(3)
-    expect([...named].filter((n) => !ENV_NAMES.has(n) && !PENDING_ENV.includes(n))).toEqual([])
+    expect([...named].filter((n) => !ENV_NAMES.has(n))).toEqual([])
   })
 
   it('the Dockerfile exposes exactly the default listener ports', () => {

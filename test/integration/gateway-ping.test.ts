@@ -1,11 +1,13 @@
 // GET /ping on the mTLS port answers like the original ambassador (200 {"message":"pong"}) for an admitted device,
-// is never forwarded to Mender, is access-logged and counted, and follows the request-target policy of /status.
+// is never forwarded to Mender, is access-logged and counted, and follows the request-target policy of /status, over
+// HTTP/1.1 and HTTP/2 alike.
 import { connect } from 'node:tls'
 import { describe, expect } from 'vitest'
 import { gatewayTest as it } from '../support/fixtures.js'
 import { eventually, send } from '../support/device.js'
 import { jsonBody, rawExchange } from '../support/raw-tls.js'
 import type { TestCert, TestPki } from '../support/pki.js'
+import { exchange, type Proto } from '../support/http2-device.js'
 
 const request = (method: string, target: string): string =>
   `${method} ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`
@@ -103,5 +105,22 @@ describe('GET /ping on the mTLS port', () => {
       const answer = await rawExchange(gw.port, pki, pki.devices.ec, request('GET', target))
       expect(answer.text, target).not.toContain('pong')
     }
+  })
+
+  describe.for(['h1', 'h2'] as Proto[])('over %s', (proto) => {
+    it('answers GET with pong, HEAD with an empty 200, POST and /ping/ with 404', async ({ gateway: gw, backend: { pki } }) => {
+      const device = pki.devices.ec
+      const get = await exchange(proto, gw.port, pki, { path: '/ping', device })
+      expect([get.alpn || 'http/1.1', get.status, get.body]).toEqual([proto === 'h2' ? 'h2' : 'http/1.1', 200, '{"message":"pong"}'])
+      const head = await exchange(proto, gw.port, pki, { method: 'HEAD', path: '/ping', device })
+      expect([head.status, head.body]).toEqual([200, ''])
+      expect((await exchange(proto, gw.port, pki, { method: 'POST', path: '/ping', body: 'x', device })).status).toBe(404)
+      expect((await exchange(proto, gw.port, pki, { path: '/ping/', device })).status).toBe(404)
+    })
+
+    it('gets nothing without a client certificate', async ({ gateway: gw, backend: { pki } }) => {
+      const answer = await exchange(proto, gw.port, pki, { path: '/ping' })
+      expect(answer.status).toBe(0)
+    })
   })
 })

@@ -196,11 +196,13 @@ export function parsePromQL (src: string): Node {
   return new Parser(tokenize(src), src).parse()
 }
 
-/** Every metric name the expression reads (the selectors' names, `__name__="…"` matchers included). */
+/** Every metric name the expression reads (the selectors' names, `__name__` matchers of plain names included). */
 export function metricNames (node: Node): string[] {
   switch (node.type) {
     case 'selector': {
-      const byLabel = node.matchers.filter((m) => m.label === '__name__' && m.op === '=').map((m) => m.value)
+      // `__name__=~"a|b"` (plain names only) names a and b; another regular expression names no metric for sure
+      const byLabel = node.matchers.filter((m) => m.label === '__name__').flatMap((m) =>
+        m.op === '=' ? [m.value] : m.op === '=~' && /^[\w:]+(\|[\w:]+)*$/.test(m.value) ? m.value.split('|') : [])
       return [...(node.name === '' ? [] : [node.name]), ...byLabel]
     }
     case 'call':
