@@ -204,6 +204,14 @@ describe('migration from the original mtls-ambassador', () => {
     expect(created).toEqual(ORIGINAL)
   })
 
+  it("the README's migration commands apply files that exist, with the original guide's names", () => {
+    const section = /### Migrating from Mender's mtls-ambassador\n([\s\S]*?)\n### /.exec(readmeDeployment())?.[1] ?? ''
+    const applied = [...section.matchAll(/kubectl apply -f (\S+)/g)].map((m) => m[1] as string)
+    expect(applied).toEqual(['k8s/deployment.yaml', 'k8s/service.yaml'])
+    expect(section).toContain('k8s/service.minikube.yaml')
+    expect(applied.every((f) => parseManifests(f, readRepoFile(f)).length > 0)).toBe(true)
+  })
+
   it("exposes the original's Service, mtls-ambassador-service on 8080, to its pods and the original's", () => {
     const s = named(migration, 'Service', 'mtls-ambassador-service')
     const mini = named(rendered('overlays/migration-minikube'), 'Service', 'mtls-ambassador-service')
