@@ -19,6 +19,7 @@ import { addGatewayHooks, admittingRewrite, clientErrorHandler, expectationFaile
 import type { RequestAdmission } from './request-admission.js'
 import type { GatewayMetrics } from './metrics.js'
 import { backPressure } from './limits.js'
+import { registerPing } from './ping.js'
 
 type Gw = DeepReadonly<GatewayConfig>
 
@@ -86,9 +87,10 @@ export interface RouteDeps {
   metrics: GatewayMetrics
 }
 
-/** The routes of the mTLS app: /status, the auth interceptor, the device proxy. */
+/** The routes of the mTLS app: /status, /ping, the auth interceptor, the device proxy. */
 export async function registerRoutes (app: FastifyInstance, g: Gw, d: RouteDeps): Promise<void> {
   app.get('/status', async () => STATUS_OK)
+  registerPing(app)
   await app.register(authInterceptor, {
     backend: d.backend,
     dispatcher: d.dispatcher,

@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { HttpErrors, type CodedError } from '../errors.js'
 import { peerLog, peerOf, type PeerIdentity } from '../tls/peer.js'
 import { checkTarget, hostName } from './proxy/target.js'
-import { AUTH_PATH, DEVICE_PREFIX, STATUS_PATH } from './mender/paths.js'
+import { AUTH_PATH, DEVICE_PREFIX, PING_PATH, STATUS_PATH } from './mender/paths.js'
 import type { GatewayMetrics } from './metrics.js'
 
 export type RouteGroup = 'auth' | 'device' | 'status' | 'other'
@@ -21,7 +21,7 @@ const MAX_LOGGED_URL = 2048
 
 export function routeOf (path: string): RouteGroup {
   if (path === AUTH_PATH) return 'auth'
-  if (path === STATUS_PATH) return 'status'
+  if (path === STATUS_PATH || path === PING_PATH) return 'status'
   if (path.startsWith(DEVICE_PREFIX + '/')) return 'device'
   return 'other'
 }
