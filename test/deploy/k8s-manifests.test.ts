@@ -22,8 +22,12 @@ const named = (docs: Doc[], kind: string, name: string): Doc => {
   if (d === undefined) throw new Error(`no ${kind}/${name}`)
   return d
 }
+/** Whether a kubectl with kustomize 5 (the version the renderer follows) is installed. */
 const kubectl = ((): boolean => {
-  try { execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 20_000 }); return true } catch { return false }
+  try {
+    const out = execFileSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'ignore'] })
+    return /Kustomize Version: v([5-9]|\d{2,})\./.test(out)
+  } catch { return false }
 })()
 
 function deploymentWith (change: (d: Doc) => void): Doc {
