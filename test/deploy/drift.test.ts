@@ -164,7 +164,7 @@ describe('deployment artefacts agree with the configuration', () => {
   it('preStop waits with the sleep of the image (a Debian slim base: coreutils), not the 1.30+ sleep action', () => {
     const nodeImage = /^ARG NODE_IMAGE=(\S+)$/m.exec(readRepoFile('Dockerfile'))?.[1] ?? ''
     expect([at(container, 'lifecycle.preStop'), nodeImage]).toEqual([
-      { exec: { command: ['/bin/sleep', expect.stringMatching(/^\d+$/)] } }, expect.stringMatching(/^node:\d+-(bookworm|trixie)-slim$/)
+      { exec: { command: ['/bin/sleep', expect.stringMatching(/^\d+$/)] } }, expect.stringMatching(/^node:\d+(\.\d+){0,2}-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$/)
     ])
   })
 

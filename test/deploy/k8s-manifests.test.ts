@@ -22,8 +22,12 @@ const named = (docs: Doc[], kind: string, name: string): Doc => {
   if (d === undefined) throw new Error(`no ${kind}/${name}`)
   return d
 }
+/** Whether a kubectl with kustomize 5 (the version the renderer follows) is installed. */
 const kubectl = ((): boolean => {
-  try { execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 20_000 }); return true } catch { return false }
+  try {
+    const out = execFileSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'ignore'] })
+    return /Kustomize Version: v([5-9]|\d{2,})\./.test(out)
+  } catch { return false }
 })()
 
 function deploymentWith (change: (d: Doc) => void): Doc {
@@ -202,6 +206,14 @@ describe('migration from the original mtls-ambassador', () => {
     const section = /### Migrating from Mender's mtls-ambassador\n([\s\S]*?)\n### /.exec(readmeDeployment())?.[1] ?? ''
     const created = Object.fromEntries([...secretsCreatedBy(section)].sort().map(([k, v]) => [k, [...v].sort()]))
     expect(created).toEqual(ORIGINAL)
+  })
+
+  it("the README's migration commands apply files that exist, with the original guide's names", () => {
+    const section = /### Migrating from Mender's mtls-ambassador\n([\s\S]*?)\n### /.exec(readmeDeployment())?.[1] ?? ''
+    const applied = [...section.matchAll(/kubectl apply -f (\S+)/g)].map((m) => m[1] as string)
+    expect(applied).toEqual(['k8s/deployment.yaml', 'k8s/service.yaml'])
+    expect(section).toContain('k8s/service.minikube.yaml')
+    expect(applied.every((f) => parseManifests(f, readRepoFile(f)).length > 0)).toBe(true)
   })
 
   it("exposes the original's Service, mtls-ambassador-service on 8080, to its pods and the original's", () => {

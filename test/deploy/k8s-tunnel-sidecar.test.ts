@@ -10,7 +10,7 @@ import { loadConfig, loadSettings } from '../../src/config/load.js'
 import { parseListen } from '../../src/config/listen.js'
 import { containersOf, podTemplates, type PodTemplate } from './support/k8s-checks.js'
 import { renders } from './support/k8s-renders.js'
-import { at, type Doc } from './support/repo-files.js'
+import { at, readRepoFile, type Doc } from './support/repo-files.js'
 
 const docs = renders().find((r) => r.name === 'overlays/tunnel-sidecar')?.docs ?? []
 const dir = mkdtempSync(join(tmpdir(), 'k8s-sidecar-'))
@@ -73,6 +73,14 @@ describe('the tunnel sidecar example', () => {
     const service = docs.find((d) => d.kind === 'Service' && at(d, 'metadata').name === host) as Doc
     const p = at<Array<{ port: number, targetPort: string }>>(service, 'spec.ports').find((x) => x.port === Number(port))
     expect([p?.targetPort, at(service, 'spec.selector')]).toEqual(['mtls', { 'app.kubernetes.io/name': 'tunnel-sidecar-server' }])
+  })
+
+  it('the certificates its instructions make (extra/sidecar/Makefile) carry the names the tunnels check', () => {
+    const howTo = readRepoFile('k8s/overlays/tunnel-sidecar/kustomization.yaml')
+    const make = /make -C extra\/sidecar SERVER_NAME=(\S+) CLIENT_NAME=(\S+)/.exec(howTo)
+    const allowCn = (server.settings.tunnels[0] as unknown as { allow_cn: string[] }).allow_cn
+    expect([make?.[1], make?.[2]]).toEqual([forward.connect.split(':')[0], allowCn[0]])
+    expect(allowCn).toHaveLength(1)
   })
 
   it('the apps talk plain TCP to their sidecar over the loopback only', () => {
