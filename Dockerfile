@@ -2,7 +2,7 @@
 # The mtls-ambassador image. Build stage: npm ci, compile, prune to production dependencies. Runtime stage: a Node LTS
 # slim image running as UID/GID 65534 with only dist/, production node_modules and package.json. No certificate or
 # key is baked in: mount them at /etc/mtls/certs (README, Deployment). Works with a read-only root filesystem.
-ARG NODE_IMAGE=node:24-trixie-slim
+ARG NODE_IMAGE=node:24.22-trixie-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -34,6 +34,7 @@ export const FIELDS = {
   server_key: f('MTLS_SERVER_KEY', Type.String({ default: '/etc/mtls/certs/server/server.key' }), 'server private key (PEM)'),
   tenant_ca_pem: f('MTLS_TENANT_CA_PEM', Type.String({ default: '/etc/mtls/certs/tenant-ca/tenant.ca.pem' }), 'CA bundle (PEM) device certificates must chain to'),
   https_tls_version_min: f('MTLS_HTTPS_TLS_VERSION_MIN', Type.Union([Type.Literal('1.2'), Type.Literal('1.3')], { default: '1.2' }), 'lowest TLS version accepted from devices'),
+  http2: f('MTLS_HTTP2', Type.Boolean({ default: true }), 'offer HTTP/2 (`h2`) to devices over ALPN beside HTTP/1.1; `false`: HTTP/1.1 only (websockets always use HTTP/1.1)'),
   debug_log: f('MTLS_DEBUG_LOG', Type.Boolean({ default: false }), 'log at debug level (overrides `log_level`)'),
   log_level: f('MTLS_LOG_LEVEL', Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info' }), 'pino log level'),
   blacklist_path: f('MTLS_BLACKLIST_PATH', Type.String({ default: '' }), 'serial denylist file (one hex serial per line, `#` comments); empty = none; reloaded on change'),

@@ -19,6 +19,8 @@ import { addGatewayHooks, admittingRewrite, clientErrorHandler, expectationFaile
 import type { RequestAdmission } from './request-admission.js'
 import type { GatewayMetrics } from './metrics.js'
 import { backPressure } from './limits.js'
+import { registerPing } from './ping.js'
+import { listenerOptions, serveHttp2 } from './http2.js'
 
 type Gw = DeepReadonly<GatewayConfig>
 
@@ -48,12 +50,16 @@ function httpsOptions (g: Gw, trust: TrustService): Record<string, unknown> & { 
   }
 }
 
-/** The mTLS HTTPS app with its hooks (routes are registered by registerRoutes). */
+/**
+ * The mTLS app with its hooks (routes are registered by registerRoutes): HTTP/2 and HTTP/1.1 over ALPN, or HTTPS
+ * alone (`http2: false`); both go through the same hooks, admission and routes.
+ */
 export async function createHttpsApp (g: Gw, d: AppDeps): Promise<FastifyInstance> {
   const https = httpsOptions(g, d.trust)
+  // Fastify's typing follows the options; the gateway reads the app as its default (HTTP/1) flavour either way
   const app = fastify({
     loggerInstance: d.logger as FastifyBaseLogger,
-    https,
+    ...listenerOptions(g, https) as { https: typeof https },
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
     // every request is admitted before routing; the router only ever sees a canonical path
@@ -67,7 +73,8 @@ export async function createHttpsApp (g: Gw, d: AppDeps): Promise<FastifyInstanc
     forceCloseConnections: 'idle',
     // requests arriving on kept-alive connections while draining get our own Mender-shaped 503 (see hooks)
     return503OnClosing: false
-  })
+  }) as unknown as FastifyInstance
+  serveHttp2(app, g, d.logger)
   app.server.headersTimeout = g.headers_timeout
   renewListenerTickets(app.server as unknown as TlsServer, https.ticketKeys)
   // an Expect other than 100-continue: Mender-shaped 417 instead of Node's bare one
@@ -86,9 +93,10 @@ export interface RouteDeps {
   metrics: GatewayMetrics
 }
 
-/** The routes of the mTLS app: /status, the auth interceptor, the device proxy. */
+/** The routes of the mTLS app: /status, /ping, the auth interceptor, the device proxy. */
 export async function registerRoutes (app: FastifyInstance, g: Gw, d: RouteDeps): Promise<void> {
   app.get('/status', async () => STATUS_OK)
+  registerPing(app)
   await app.register(authInterceptor, {
     backend: d.backend,
     dispatcher: d.dispatcher,

@@ -11,6 +11,8 @@ import { errorBody, rawErrorResponse, sendError } from './error-reply.js'
 import { peerLog, peerOf } from '../tls/peer.js'
 import { routeOf, type Admission, type RequestAdmission } from './request-admission.js'
 import { requestId } from './request-id.js'
+import { answerStream, isHttp2 } from './http2.js'
+import type { Http2ServerResponse } from 'node:http2'
 
 /** Time an answered, half-closed connection gets to drain before it is destroyed. */
 const CLOSE_GRACE_MS = 1000
@@ -36,19 +38,21 @@ export function addGatewayHooks (app: FastifyInstance, admission: RequestAdmissi
     if (!verdict.ok) return await sendError(request, reply, verdict.error, verdict.detail)
   })
   app.addHook('onResponse', async (request, reply) => {
-    admission.answered(request.log, {
+    admission.answered(request.id, {
       method: request.method,
       url: request.originalUrl,
       route: routeOf(request.url),
       status: reply.statusCode,
       ms: reply.elapsedTime,
       peer: request.peer,
-      errorCode: request.errorCode
+      errorCode: request.errorCode,
+      http: request.raw.httpVersion
     })
   })
-  // while draining, every response closes its connection so keep-alive clients let the server finish
-  app.addHook('onSend', async (_request, reply) => {
-    if (isDraining()) reply.header('connection', 'close')
+  // while draining, every response closes its connection so keep-alive clients let the server finish (HTTP/2 has no
+  // Connection header: its sessions get GOAWAY, see http2.ts)
+  app.addHook('onSend', async (request, reply) => {
+    if (isDraining() && !isHttp2(request.raw)) reply.header('connection', 'close')
   })
   app.setErrorHandler(async (err, request, reply) => await sendError(request, reply, err))
   app.setNotFoundHandler(async (request, reply) => await sendError(request, reply, new HttpErrors.NOT_FOUND()))
@@ -94,6 +98,7 @@ export function expectationFailed (log: Logger, req: IncomingMessage, res: Serve
   const coded = new HttpErrors.EXPECTATION_FAILED()
   const id = requestId(req)
   log.warn({ code: coded.code, reqId: id, device: peerLog(peerOf(req.socket)) }, coded.message)
+  if (isHttp2(req)) return answerStream(res as unknown as Http2ServerResponse, id, coded)
   const body = errorBody(id, coded)
   res.writeHead(coded.statusCode ?? 417, {
     'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-men-requestid': id, connection: 'close'
@@ -101,11 +106,15 @@ export function expectationFailed (log: Logger, req: IncomingMessage, res: Serve
   res.end(body)
 }
 
-/** A CONNECT request (the gateway is not a forward proxy): Mender-shaped 405, connection closed, nothing dialled. */
+/**
+ * A CONNECT request (the gateway is not a forward proxy): Mender-shaped 405, nothing dialled; an HTTP/1.1 connection
+ * is closed, on HTTP/2 (`socket` is then the stream's response) only the stream ends.
+ */
 export function refuseConnect (log: Logger, req: IncomingMessage, socket: Duplex): void {
   const coded = new HttpErrors.METHOD_NOT_ALLOWED()
   const id = requestId(req)
   log.warn({ code: coded.code, reqId: id, method: 'CONNECT', device: peerLog(peerOf(req.socket)) }, coded.message)
+  if (isHttp2(req)) return answerStream(socket as unknown as Http2ServerResponse, id, coded)
   socket.on('error', () => socket.destroy())
   if (socket.writable) socket.end(rawErrorResponse(id, coded))
   setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()

@@ -2,6 +2,8 @@
 // logins and health, failures talking to Mender, open websocket tunnels.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
+const BOUND_MAX = 1000
+
 export class GatewayMetrics {
   readonly requests: Counter
   readonly duration: Histogram
@@ -9,6 +11,8 @@ export class GatewayMetrics {
   readonly managementLogins: Counter
   readonly upstreamErrors: Counter
   readonly managementUp: Gauge
+
+  private readonly bound = new Map<string, { count: { inc: () => void }, time: { observe: (v: number) => void } }>()
 
   constructor (private readonly registry: Registry) {
     const registers = [registry]
@@ -18,6 +22,20 @@ export class GatewayMetrics {
     this.managementLogins = new Counter({ name: 'mtls_management_logins_total', help: 'Management API logins by result (login, refresh, failed)', labelNames: ['result'], registers })
     this.upstreamErrors = new Counter({ name: 'mtls_upstream_errors_total', help: 'Failures talking to Mender by error code', labelNames: ['kind'], registers })
     this.managementUp = new Gauge({ name: 'mtls_management_up', help: 'Whether the tenant holds a management API token (1) or its login is pending or failing (0)', labelNames: ['tenant'], registers, aggregator: 'min' })
+  }
+
+  /** Counts one answered request and its latency, through label sets bound once per combination. */
+  answered (route: string, method: string, status: number, seconds: number): void {
+    const key = `${route} ${method} ${status}`
+    let bound = this.bound.get(key)
+    if (bound === undefined) {
+      // methods and statuses are bounded by Node's parser; the cap only keeps a pathological mix from growing
+      if (this.bound.size >= BOUND_MAX) this.bound.clear()
+      bound = { count: this.requests.labels(route, method, String(status)), time: this.duration.labels(route) }
+      this.bound.set(key, bound)
+    }
+    bound.count.inc()
+    bound.time.observe(seconds)
   }
 
   /** Registers the websocket gauge, read from `open()` at every scrape. */

@@ -3,12 +3,13 @@
 // under /api/devices other than the auth path. Also the one access-log line and request metrics of both.
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import type { FastifyBaseLogger } from 'fastify'
 import { HttpErrors, type CodedError } from '../errors.js'
 import { peerLog, peerOf, type PeerIdentity } from '../tls/peer.js'
 import { checkTarget, hostName } from './proxy/target.js'
-import { AUTH_PATH, DEVICE_PREFIX, STATUS_PATH } from './mender/paths.js'
+import { AUTH_PATH, DEVICE_PREFIX, PING_PATH, STATUS_PATH } from './mender/paths.js'
 import type { GatewayMetrics } from './metrics.js'
+import type { FixedFieldLog } from '../observe/logger.js'
+import { authorityProblem, headersTooLarge, isHttp2, requestHost } from './http2.js'
 
 export type RouteGroup = 'auth' | 'device' | 'status' | 'other'
 
@@ -21,7 +22,7 @@ const MAX_LOGGED_URL = 2048
 
 export function routeOf (path: string): RouteGroup {
   if (path === AUTH_PATH) return 'auth'
-  if (path === STATUS_PATH) return 'status'
+  if (path === STATUS_PATH || path === PING_PATH) return 'status'
   if (path.startsWith(DEVICE_PREFIX + '/')) return 'device'
   return 'other'
 }
@@ -43,8 +44,9 @@ function wrongAuthority (
   return host === undefined || hostName(authority) !== hostName(host)
 }
 
-/** RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host header ('' when it does). */
+/** RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host header ('' when it does); HTTP/2, see authorityProblem. */
 function hostHeaderProblem (req: IncomingMessage): string {
+  if (isHttp2(req)) return authorityProblem(req.headers)
   let count = 0
   for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') count++
   if (count > 1) return 'more than one Host header'
@@ -65,7 +67,12 @@ function upgradeProblem (req: IncomingMessage, route: RouteGroup): CodedError | 
   return undefined
 }
 
-export interface AdmissionOptions { isDraining: () => boolean, metrics: GatewayMetrics }
+export interface AdmissionOptions {
+  isDraining: () => boolean
+  metrics: GatewayMetrics
+  /** Where the access lines go (fixed fields only). */
+  accessLog: FixedFieldLog
+}
 
 export class RequestAdmission {
   constructor (private readonly o: AdmissionOptions) {}
@@ -75,13 +82,15 @@ export class RequestAdmission {
     const socket = req.socket as TLSSocket
     const peer = peerOf(socket)
     if (peer === undefined) return refused(peer, new HttpErrors.UNAUTHENTICATED())
+    // HTTP/1.1's parser refuses these before any admission; HTTP/2 has no such limit of its own
+    if (isHttp2(req) && headersTooLarge(req)) return refused(peer, new HttpErrors.HEADERS_TOO_LARGE())
     if (this.o.isDraining()) return refused(peer, new HttpErrors.SHUTTING_DOWN())
     const target = checkTarget(req.url ?? '')
     if (!target.ok) {
       const error = target.refusal === 'AUTH_PATH_ALIAS' ? new HttpErrors.AUTH_PATH_ALIAS() : new HttpErrors.BAD_TARGET()
       return refused(peer, error, target.detail)
     }
-    const host = req.headers.host
+    const host = requestHost(req)
     const hostProblem = hostHeaderProblem(req)
     if (hostProblem !== '') return refused(peer, new HttpErrors.BAD_REQUEST(), hostProblem)
     if (target.authority !== undefined && wrongAuthority(target.authority, socket.servername, host)) {
@@ -95,7 +104,7 @@ export class RequestAdmission {
   }
 
   /** The access-log line and request metrics of one answered request or upgrade. */
-  answered (log: FastifyBaseLogger, a: {
+  answered (reqId: string, a: {
     method: string,
     url: string,
     route: RouteGroup,
@@ -103,17 +112,20 @@ export class RequestAdmission {
     ms: number,
     peer: PeerIdentity | undefined,
     errorCode?: string | undefined,
-    upgrade?: boolean
+    upgrade?: boolean,
+    /** HTTP version of the request (`1.1`, `2.0`). */
+    http?: string
   }): void {
     const m = this.o.metrics
-    m.requests.inc({ route: a.route, method: a.method, status: a.status })
-    m.duration.observe({ route: a.route }, a.ms / 1000)
+    m.answered(a.route, a.method, a.status, a.ms / 1000)
     if (a.errorCode !== undefined && UPSTREAM_CODE.test(a.errorCode)) m.upstreamErrors.inc({ kind: a.errorCode })
-    log.info({
+    this.o.accessLog.info({
+      reqId,
       event: a.upgrade === true ? 'upgrade' : 'access',
       method: a.method,
       url: a.url.length > MAX_LOGGED_URL ? a.url.slice(0, MAX_LOGGED_URL) + '…' : a.url,
       status: a.status,
+      http: a.http,
       ms: Math.round(a.ms * 100) / 100,
       device: peerLog(a.peer)
     }, a.upgrade === true ? 'websocket upgrade' : 'request')

@@ -13,6 +13,7 @@ import { setListenerContext } from '../tls/tickets.js'
 import { TrustService } from '../tls/trust-service.js'
 import type { ReloadResult } from '../tls/reloader.js'
 import { TrustMetrics } from '../observe/trust-metrics.js'
+import { fixedFieldLog } from '../observe/logger.js'
 import { checkReadiness, type Check } from '../status/readiness.js'
 import { listenError } from '../net/listen-error.js'
 import { gatewayTrustSource } from './trust-source.js'
@@ -25,6 +26,7 @@ import { createUpstreamAgent, upstreamTls } from './proxy/upstream.js'
 import { buildTenantServices, startLogins, type TenantServices } from './tenant-services.js'
 import { ManagementHealth } from './mender/management-health.js'
 import { limitConnections } from './limits.js'
+import { closeDeviceConnections } from './http2.js'
 
 type Gw = DeepReadonly<GatewayConfig>
 
@@ -72,7 +74,7 @@ export async function createGateway (g: Gw, common: DeepReadonly<CommonConfig>, 
   const backend = g.mender_backend.replace(/\/+$/, '')
   const headers = new HeaderRewriter(g.forward_identity)
   const drain = { active: false }
-  const admission = new RequestAdmission({ isDraining: () => drain.active, metrics })
+  const admission = new RequestAdmission({ isDraining: () => drain.active, metrics, accessLog: fixedFieldLog(log) })
   const tunnels = new WebsocketTunnels({
     backend,
     tls,
@@ -143,14 +145,16 @@ class GatewayMode implements Mode {
     this.p.drain.active = true
     const timer = setTimeout(() => {
       log.warn({ event: 'shutdown_forced' }, 'drain deadline reached, closing remaining connections')
-      app.server.closeAllConnections()
+      closeDeviceConnections(app.server)
     }, deadlineMs)
     timer.unref()
     this.p.trust.close()
     const closed = app.close()
-    // websockets have no request boundary to drain at
-    log.info({ event: 'websockets_closed', count: this.p.tunnels.closeAll() }, 'websocket tunnels closed')
+    // websockets have no request boundary to drain at; the server's close does not wait for their Mender side
+    const tunnels = this.p.tunnels.closeAll()
+    log.info({ event: 'websockets_closed', count: tunnels.count }, 'websocket tunnels closed')
     await closed
+    await tunnels.closed
     clearTimeout(timer)
     await this.p.dispatcher.close()
   }

@@ -1,13 +1,15 @@
 // Event-loop delay for back-pressure: the longest stall measured in the last sampling window, taken from perf_hooks'
 // delay histogram and from the sampling timer's own lateness. A window without histogram samples (one iteration
 // longer than the window) is measured by the timer's lateness: "no sample" never reads as an infinite delay.
-import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+
+type DelayHistogram = ReturnType<typeof monitorEventLoopDelay>
 
 /** Tick of the delay histogram (ms): its samples are the spacing of these ticks. */
 const RESOLUTION_MS = 10
 
 export class EventLoopLag {
-  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
+  private readonly histogram: DelayHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
   private timer: NodeJS.Timeout | undefined
   private lastTick = 0
   private delay = 0

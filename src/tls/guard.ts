@@ -49,20 +49,39 @@ export interface GuardOptions {
 }
 
 /**
- * Tenant reached through intermediates, remembered per leaf from full handshakes: a resumed session carries none, so a
- * device whose intermediate is not in the bundle is recognised by what its full handshake proved. Cleared with trust.
+ * Tenant decisions remembered per leaf fingerprint, both cleared when the trust changes. The tenant whose CA issued a
+ * leaf directly is a fact of the certificate's bytes and the CA bundles: a resumed session (or a reconnect) of the
+ * same leaf skips the issuer search and the signature check. The tenant reached through intermediates is remembered
+ * from full handshakes: a resumed session carries none, so a device whose intermediate is not in the bundle is
+ * recognised by what its full handshake proved.
  */
 class TenantMemo {
-  private cache = new TtlCache<TenantTrust>(100_000, 3600_000)
+  private viaIntermediates = new TtlCache<TenantTrust>(100_000, 3600_000)
+  private direct = new TtlCache<TenantTrust>(100_000, 3600_000)
   private digest = ''
 
+  private current (snapshot: TrustSnapshot): void {
+    if (snapshot.digest === this.digest) return
+    this.viaIntermediates = new TtlCache<TenantTrust>(100_000, 3600_000)
+    this.direct = new TtlCache<TenantTrust>(100_000, 3600_000)
+    this.digest = snapshot.digest
+  }
+
+  /** The tenant whose CA issued the leaf (see directTenant). */
+  directOf (leaf: X509Certificate, snapshot: TrustSnapshot, verified: boolean): TenantTrust | undefined {
+    this.current(snapshot)
+    const known = this.direct.get(leaf.fingerprint256)
+    if (known !== undefined) return known
+    const found = directTenant(leaf, snapshot.tenants, verified)
+    if (found !== undefined) this.direct.set(leaf.fingerprint256, found)
+    return found
+  }
+
   of (leaf: X509Certificate, intermediates: X509Certificate[], snapshot: TrustSnapshot): TenantTrust | undefined {
-    if (snapshot.digest !== this.digest) {
-      this.cache = new TtlCache<TenantTrust>(100_000, 3600_000)
-      this.digest = snapshot.digest
-    }
-    const found = tenantViaIntermediates(leaf, intermediates, snapshot.tenants) ?? this.cache.get(leaf.fingerprint256)
-    if (found !== undefined) this.cache.set(leaf.fingerprint256, found)
+    this.current(snapshot)
+    const found = tenantViaIntermediates(leaf, intermediates, snapshot.tenants) ??
+      this.viaIntermediates.get(leaf.fingerprint256)
+    if (found !== undefined) this.viaIntermediates.set(leaf.fingerprint256, found)
     return found
   }
 }
@@ -110,7 +129,7 @@ function admit (socket: TLSSocket, o: GuardOptions, tenants: TenantMemo, gate: P
     return refuse(o, { code: TlsReasons.BAD_CERT, detail: reading.detail }, { remote, device })
   }
   const snapshot = o.trust()
-  const direct = directTenant(cert, snapshot.tenants, socket.authorized && !resumed)
+  const direct = tenants.directOf(cert, snapshot, socket.authorized && !resumed)
   // each intermediate costs a parse: only when the tenant or a CRL check needs them
   const needChain = chainTop !== undefined && (direct === undefined || snapshot.crls.length > 0)
   const intermediates = needChain ? peerIntermediates(chainTop) : []

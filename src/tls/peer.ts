@@ -93,13 +93,34 @@ export function identityOf (cert: X509Certificate, tenant = 'default'): PeerIden
   return r.peer
 }
 
+/**
+ * The TLS socket itself, stored on it: HTTP/2 hands requests a proxy of their connection's socket (`req.socket`), which
+ * reads other properties from the socket, so the admitted socket is found behind it.
+ */
+const SELF = Symbol('mtls.admittedSocket')
+
 export function setPeer (socket: TLSSocket, peer: PeerIdentity): void {
   identities.set(socket, peer)
+  Object.defineProperty(socket, SELF, { value: socket, configurable: true })
+}
+
+/** The socket behind an HTTP/2 socket proxy (undefined when it is gone or not one). */
+function behindProxy (socket: unknown): TLSSocket | undefined {
+  if (typeof socket !== 'object' || socket === null) return undefined
+  try {
+    return (socket as { [SELF]?: TLSSocket })[SELF]
+  } catch {
+    // the proxy of a stream whose session has ended throws: nothing admitted to find
+    return undefined
+  }
 }
 
 /** The admitted peer of a socket; undefined when the socket was never admitted (fail closed on that). */
 export function peerOf (socket: unknown): PeerIdentity | undefined {
-  return identities.get(socket as TLSSocket)
+  const direct = identities.get(socket as TLSSocket)
+  if (direct !== undefined) return direct
+  const real = behindProxy(socket)
+  return real === undefined ? undefined : identities.get(real)
 }
 
 /** Log fields for a peer (never the certificate itself). */

@@ -2,7 +2,7 @@
 // the secure contexts of named tenants), denylist and CRLs. A snapshot is immutable; the reloader swaps snapshots and
 // keeps the last good one when loading fails.
 import { createHash } from 'node:crypto'
-import { createSecureContext, type SecureContext } from 'node:tls'
+import { createSecureContext, DEFAULT_CIPHERS, type SecureContext } from 'node:tls'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadTlsMaterial, type MaterialLabels, type TlsMaterial } from './material.js'
@@ -118,13 +118,20 @@ export async function loadTrust (source: TrustSource, fetched: FetchedCrls = new
 }
 
 /**
+ * Node's cipher list at OpenSSL security level 1 on every Node version: key sizes in device chains are the device
+ * policy's to judge (`device_rsa_min_bits`, refused as MTLS_ERR_TLS_WEAK_KEY). Node 24 defaults to level 2, which
+ * refuses RSA keys below 2048 bits anywhere in a chain as an unspecified error, whatever the policy says.
+ */
+export const LISTENER_CIPHERS = `${DEFAULT_CIPHERS}:@SECLEVEL=1`
+
+/**
  * Options of a secure context of `trust` (used at start and on every reload): the listener's (`scope` names it) or a
  * named tenant's (`sni:<name>`), with session-ticket keys of that trust and scope.
  */
 export function secureContextOptions (
   trust: Pick<TrustSnapshot, 'material' | 'digest'>, minVersion: '1.2' | '1.3', scope: string, ca?: string
 ): {
-    cert: string, key: string, ca: string, minVersion: 'TLSv1.2' | 'TLSv1.3', ticketKeys: Buffer
+    cert: string, key: string, ca: string, minVersion: 'TLSv1.2' | 'TLSv1.3', ciphers: string, ticketKeys: Buffer
   } {
   const { material } = trust
   return {
@@ -132,6 +139,7 @@ export function secureContextOptions (
     key: material.key,
     ca: ca ?? material.ca,
     minVersion: minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+    ciphers: LISTENER_CIPHERS,
     // new keys whenever trust changes: a session issued under old trust can never be resumed
     ticketKeys: ticketKeysFor(trust.digest, scope)
   }

@@ -1,5 +1,6 @@
-// The Dockerfile and its build context, read statically: multi-stage, a maintained Node LTS slim base, a runtime
-// stage with only the build output as UID 65534, and a build context that can never carry a key or certificate.
+// The Dockerfile and its build context, read statically: multi-stage, a maintained Node LTS slim base (the major.minor
+// the tests run on, scripts/test-node.json), a runtime stage with only the build output as UID 65534, and a build
+// context that can never carry a key or certificate.
 import { describe, expect, it } from 'vitest'
 import { execForm, finalStage, ops, parseCopy, parseDockerfile, parseHealthcheck } from './support/dockerfile.js'
 import { dockerignoreFilter } from './support/dockerignore.js'
@@ -9,14 +10,33 @@ const dockerfile = parseDockerfile(readRepoFile('Dockerfile'))
 const runtime = finalStage(dockerfile)
 const build = dockerfile.stages[0]
 const args = (op: string): string[] => ops(runtime, op).map((i) => i.args.trim())
+// the image's Node version tag (`node:<tag>-<suite>-slim`), the pinned test binaries and the supported range
+const imageTag = /^node:(\d+(?:\.\d+)*)-[a-z]+-slim$/.exec(runtime.from)?.[1] ?? ''
+const testNode = JSON.parse(readRepoFile('scripts/test-node.json')) as { shipped: string, oldest: string }
+const engines = (JSON.parse(readRepoFile('package.json')) as { engines: { node: string } }).engines.node
 
 describe('Dockerfile', () => {
   it('builds in its own stage and runs on the same Node LTS slim base', () => {
-    const lts = /^node:(\d+)-[a-z]+-slim$/
-    const major = Number(lts.exec(runtime.from)?.[1])
+    const major = Number(imageTag.split('.')[0])
     expect({
       stages: dockerfile.stages.length, same: build?.from === runtime.from, lts: major >= 22 && major % 2 === 0
     }).toEqual({ stages: 2, same: true, lts: true })
+  })
+
+  it('ships the Node the tests run on: the image tag is the major.minor of the shipped test pin', () => {
+    expect(imageTag).toMatch(/^\d+\.\d+$/)
+    expect(testNode.shipped.split('.').slice(0, 2).join('.')).toBe(imageTag)
+  })
+
+  it('declares in engines exactly the tested majors, each pin inside its range', () => {
+    const ranges = engines.split('||').map((r) => /^\^(\d+)\.(\d+)\.(\d+)$/.exec(r.trim())?.slice(1).map(Number) ?? [])
+    const satisfies = (v: string): boolean => ranges.some(([major, minor = 0, patch = 0]) => {
+      const [a = 0, b = 0, c = 0] = v.split('.').map(Number)
+      return a === major && (b > minor || (b === minor && c >= patch))
+    })
+    expect({
+      majors: ranges.map((r) => r[0]), oldest: satisfies(testNode.oldest), shipped: satisfies(testNode.shipped)
+    }).toEqual({ majors: [testNode.oldest, testNode.shipped].map((v) => Number(v.split('.')[0])), oldest: true, shipped: true })
   })
 
   it('installs with npm ci, builds, then prunes to production dependencies, without install scripts', () => {

@@ -1,5 +1,5 @@
-// Drift between the deployment artefacts (Dockerfile, docker-compose.yml, k8s/, README) and the code: every env
-// name, port, probe path and certificate path they use must be one the configuration and the listeners accept.
+// Drift between the deployment artefacts (Dockerfile, docker-compose.yml, k8s/ rendered, README) and the code: every
+// env name, port, probe path and certificate path they use must be one the configuration and the listeners accept.
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
@@ -9,13 +9,15 @@ import { parseSimulatorArgs } from '../../src/tools/simulator/index.js'
 import { buildStatusApp } from '../../src/status/listener.js'
 import { ops, parseHealthcheck } from './support/dockerfile.js'
 import {
-  container, containerEnv, defaultOf, defaultPort, deployment, dockerfileRuntime, ENV_NAMES, exampleSecrets, byKind,
-  podSpec, probedPath, resolvedDeploymentEnv, services, type KeyRef, type Probe
+  container, containerEnv, defaultOf, defaultPort, deployment, dockerfileRuntime, ENV_NAMES, EXAMPLE_SECRETS,
+  exampleSecrets, podSpec, probedPath, resolvedDeploymentEnv, services, type KeyRef, type Probe
 } from './support/deploy-config.js'
+import { containersOf, podTemplates } from './support/k8s-checks.js'
+import { readmeDeployment, renders } from './support/k8s-renders.js'
 import { at, k8sFiles, kustomization, readRepoFile, type Doc } from './support/repo-files.js'
 
 const TLS_KEYS = ['server_cert', 'server_key', 'tenant_ca_pem'] as const
-const readmeDeployment = (): string => /\n## Deployment\n([\s\S]*?)\n## /.exec(readRepoFile('README.md'))?.[1] ?? ''
+const gatewayRenders = renders().filter((r) => r.name !== 'overlays/tunnel-sidecar')
 const ambassador = services['mtls-ambassador'] as Doc
 const envOf = (s: Doc): Record<string, string> => (s.environment ?? {}) as Record<string, string>
 const probes = (): Record<string, Probe> => ({
@@ -24,6 +26,18 @@ const probes = (): Record<string, Probe> => ({
 const portsByName = (): Record<string, number> => Object.fromEntries(
   (container.ports as Array<{ name: string, containerPort: number }>).map((p) => [p.name, p.containerPort])
 )
+
+/** The gateway NetworkPolicy's rules of one render, summarised: ingress port → sources, egress ports. */
+function gatewayPolicy (docs: Doc[]): { ingress: Record<string, unknown>, egress: string[] } {
+  const policy = docs.find((d) => d.kind === 'NetworkPolicy' && at(d, 'metadata').name === 'mtls-ambassador') as Doc
+  const ingress: Record<string, unknown> = {}
+  for (const rule of at<Doc[]>(policy, 'spec.ingress')) {
+    for (const p of rule.ports as Array<{ port: string }>) ingress[p.port] = rule.from ?? 'anywhere'
+  }
+  const egress = at<Doc[]>(policy, 'spec.egress').flatMap((r) => (r.ports as Array<{ port: number, protocol: string }>)
+    .map((p) => `${r.to === undefined ? 'any' : 'some'}:${p.port}/${p.protocol}`))
+  return { ingress, egress }
+}
 
 describe('deployment artefacts agree with the configuration', () => {
   it('name only MTLS_* variables the configuration defines', () => {
@@ -38,14 +52,24 @@ describe('deployment artefacts agree with the configuration', () => {
     expect(exposed).toEqual([defaultPort('listen'), defaultPort('status_listen')])
   })
 
-  it('the container ports are the default listener ports', () => {
-    expect(portsByName()).toEqual({ mtls: defaultPort('listen'), status: defaultPort('status_listen') })
+  it('the container ports are the default listener ports, in every overlay, and no overlay moves the listeners', () => {
+    const gateways = gatewayRenders.flatMap((r) => podTemplates(r.docs)).map((t) => containersOf(t.spec)[0] as Doc)
+    const ports = gateways.map((c) => Object.fromEntries((c.ports as Array<{ name: string, containerPort: number }>)
+      .map((p) => [p.name, p.containerPort])))
+    const moved = gateways.flatMap((c) => (c.env as Array<{ name: string }>).map((e) => e.name))
+      .filter((n) => n === 'MTLS_LISTEN' || n === 'MTLS_STATUS_LISTEN')
+    expect(gateways.length).toBe(gatewayRenders.length)
+    expect([new Set(ports.map((p) => JSON.stringify(p))), moved])
+      .toEqual([new Set([JSON.stringify({ mtls: defaultPort('listen'), status: defaultPort('status_listen') })]), []])
   })
 
-  it('every Service forwards to the mTLS listener port', () => {
-    const targets = byKind('Service').flatMap((s) => at<Array<{ targetPort: string | number }>>(s, 'spec.ports'))
-      .map((p) => typeof p.targetPort === 'number' ? p.targetPort : portsByName()[p.targetPort])
-    expect(new Set(targets)).toEqual(new Set([defaultPort('listen')]))
+  it('every gateway Service of every overlay forwards to the mTLS listener port, the metrics Service to the status port', () => {
+    const targets = gatewayRenders.flatMap((r) => r.docs.filter((d) => d.kind === 'Service').flatMap((s) =>
+      at<Array<{ targetPort: string | number }>>(s, 'spec.ports').map((p) => [
+        at<Record<string, string>>(s, 'metadata.labels')['app.kubernetes.io/component'],
+        typeof p.targetPort === 'number' ? p.targetPort : portsByName()[p.targetPort]
+      ])))
+    expect(new Set(targets.map((t) => t.join(':')))).toEqual(new Set([`gateway:${defaultPort('listen')}`, `metrics:${defaultPort('status_listen')}`]))
   })
 
   it('compose publishes the default listener ports of the ambassador', () => {
@@ -60,7 +84,12 @@ describe('deployment artefacts agree with the configuration', () => {
       ...Object.values(probes()).map((p) => p.httpGet?.path),
       at<string>(deployment, 'spec.template.metadata.annotations')['prometheus.io/path' as never],
       probedPath(parseHealthcheck(ops(dockerfileRuntime, 'HEALTHCHECK')[0]?.args ?? '').command),
-      probedPath(at<string[]>(ambassador, 'healthcheck.test'))
+      probedPath(at<string[]>(ambassador, 'healthcheck.test')),
+      ...renders().flatMap((r) => r.docs.filter((d) => d.kind === 'ServiceMonitor'))
+        .flatMap((m) => at<Array<{ path: string }>>(m, 'spec.endpoints').map((e) => e.path)),
+      ...renders().flatMap((r) => podTemplates(r.docs)).flatMap((t) => containersOf(t.spec))
+        .flatMap((c) => [c.readinessProbe, c.livenessProbe, c.startupProbe] as Array<Probe | undefined>)
+        .map((p) => p?.httpGet?.path).filter((p) => p !== undefined)
     ]
     const served = paths.filter((p): p is string => p !== undefined && app.hasRoute({ method: 'GET', url: p }))
     await app.close()
@@ -126,10 +155,17 @@ describe('deployment artefacts agree with the configuration', () => {
 
   it('pods and the compose service get longer to stop than preStop plus the drain deadline', () => {
     const shutdownMs = Number(resolvedDeploymentEnv().MTLS_SHUTDOWN_TIMEOUT ?? defaultOf('shutdown_timeout'))
-    const preStop = Number(at<number>(container, 'lifecycle.preStop.sleep.seconds'))
+    const preStop = Number(at<string[]>(container, 'lifecycle.preStop.exec.command')[1])
     const composeGrace = Number(/^(\d+)s$/.exec(String(ambassador.stop_grace_period))?.[1])
     expect([Number(podSpec.terminationGracePeriodSeconds) > preStop + shutdownMs / 1000, composeGrace > Number(defaultOf('shutdown_timeout')) / 1000])
       .toEqual([true, true])
+  })
+
+  it('preStop waits with the sleep of the image (a Debian slim base: coreutils), not the 1.30+ sleep action', () => {
+    const nodeImage = /^ARG NODE_IMAGE=(\S+)$/m.exec(readRepoFile('Dockerfile'))?.[1] ?? ''
+    expect([at(container, 'lifecycle.preStop'), nodeImage]).toEqual([
+      { exec: { command: ['/bin/sleep', expect.stringMatching(/^\d+$/)] } }, expect.stringMatching(/^node:\d+(\.\d+){0,2}-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$/)
+    ])
   })
 
   it("the Deployment runs as the image's user, non-root, read-only, without capabilities, under RuntimeDefault seccomp", () => {
@@ -153,19 +189,32 @@ describe('deployment artefacts agree with the configuration', () => {
     })
   })
 
+  it.each(gatewayRenders.map((r) => [r.name, r.docs] as const))(
+    '%s: NetworkPolicy admits devices from anywhere, the status port from the cluster only, DNS and Mender out',
+    (_name, docs) => {
+      const backend = new URL(Object.values(at<Record<string, string>>(docs.find((d) => d.kind === 'ConfigMap'), 'data'))[0] ?? '')
+      const menderPort = backend.port !== '' ? Number(backend.port) : backend.protocol === 'https:' ? 443 : 80
+      expect(gatewayPolicy(docs)).toEqual({
+        ingress: { mtls: 'anywhere', status: [{ namespaceSelector: {} }] },
+        egress: ['any:53/UDP', 'any:53/TCP', `any:${menderPort}/TCP`]
+      })
+    })
+
   it('the Deployment rolls out without taking a pod away first', () => {
     expect(at(deployment, 'spec.strategy')).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } })
   })
 
-  it('the manifests deploy the package version of the image', () => {
+  it('every overlay deploys the package version of the image', () => {
     const version = (JSON.parse(readRepoFile('package.json')) as { version: string }).version
-    const images = (kustomization().images ?? []) as Array<{ name: string, newTag?: string }>
-    expect([container.image, images.map((i) => `${i.name}:${i.newTag ?? ''}`)]).toEqual([`mtls-ambassador:${version}`, [`mtls-ambassador:${version}`]])
+    const images = (kustomization('base').images ?? []) as Array<{ name: string, newTag?: string }>
+    const deployed = new Set(renders().flatMap((r) => podTemplates(r.docs).flatMap((t) => containersOf(t.spec)))
+      .map((c) => String(c.image)).filter((i) => i.startsWith('mtls-ambassador')))
+    expect([images.map((i) => `${i.name}:${i.newTag ?? ''}`), [...deployed]]).toEqual([[`mtls-ambassador:${version}`], [`mtls-ambassador:${version}`]])
   })
 
   it('the Secrets the Deployment reads are the ones secrets.example.yaml documents', () => {
     const examples = exampleSecrets()
-    const exampleText = readRepoFile('k8s/secrets.example.yaml')
+    const exampleText = readRepoFile(EXAMPLE_SECRETS)
     const envRefs = containerEnv.map((e) => e.valueFrom?.secretKeyRef).filter((r): r is KeyRef => r !== undefined)
     const volumeRefs = (podSpec.volumes as Array<{ secret?: { secretName: string, items?: Array<{ key: string }> } }>)
       .flatMap((v) => (v.secret?.items ?? []).map((i) => ({ name: v.secret?.secretName ?? '', key: i.key })))

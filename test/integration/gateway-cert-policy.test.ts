@@ -32,6 +32,8 @@ const without = (prefix: string): string[] => DEVICE_EXT.filter((e) => !e.starts
 let macs = 0
 /** A client that agrees to present a SHA-1 or MD5 signed certificate (OpenSSL's own security level refuses it). */
 const WEAK_CLIENT = { ciphers: 'DEFAULT:@SECLEVEL=0' }
+/** A client that agrees to present an RSA-1024 key, as older device TLS stacks do (Node 24's own refuses to). */
+const LEGACY_CLIENT = { ciphers: 'DEFAULT:@SECLEVEL=1' }
 
 /** Refused at the handshake with `code`, and an auth request over the same certificate preauthorizes nothing. */
 async function refusedWith (
@@ -70,7 +72,16 @@ describe('device certificate policy', () => {
   })
 
   it('refuses an RSA-1024 device key (MTLS_ERR_TLS_WEAK_KEY)', async () => {
-    await refusedWith(gw, opensslCert(pki, 'rsa-1024', { key: 'rsa:1024' }), 'MTLS_ERR_TLS_WEAK_KEY')
+    await refusedWith(gw, opensslCert(pki, 'rsa-1024', { key: 'rsa:1024' }), 'MTLS_ERR_TLS_WEAK_KEY', LEGACY_CLIENT)
+  })
+
+  it('admits an RSA-1024 device once device_rsa_min_bits is lowered to 1024', async () => {
+    const lenient = await startGateway({ pki, backendUrl: backend.sim.url, overrides: { device_rsa_min_bits: 1024 } })
+    try {
+      const dev = opensslCert(pki, 'rsa-1024-allowed', { key: 'rsa:1024' })
+      const r = await tlsProbe(lenient.port, { ...withCert(dev), ...LEGACY_CLIENT })
+      expect(r.response ?? r.error).toMatch(/^HTTP\/1\.1 200/)
+    } finally { await lenient.close() }
   })
 
   it('refuses an RSA key below a raised device_rsa_min_bits (MTLS_ERR_TLS_WEAK_KEY) and admits one at it', async () => {

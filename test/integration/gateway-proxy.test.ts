@@ -67,6 +67,18 @@ describe('device proxy', () => {
     expect(res.status).toBe(204)
   })
 
+  it('writes one access line per proxied request: its request id and fixed fields, never a header', async () => {
+    const res = await send(agent, gw.url + NEXT_V1 + '?artifact_name=a', { headers: { ...bearer(), 'x-men-requestid': 'access-line-1' } })
+    expect(res.headers['x-men-requestid']).toBe('access-line-1')
+    const lines = gw.logs.filter((l) => l.reqId === 'access-line-1' && l.event === 'access')
+    expect(lines).toHaveLength(1)
+    const line = lines[0] as Record<string, unknown>
+    expect(Object.keys(line).sort()).toEqual(['device', 'event', 'level', 'method', 'ms', 'msg', 'reqId', 'service', 'status', 'time', 'url'])
+    expect(line).toMatchObject({ level: 'info', method: 'GET', url: NEXT_V1 + '?artifact_name=a', status: 204, msg: 'request' })
+    expect(line.device).toMatchObject({ cn: 'ec', tenant: 'default' })
+    expect(String(line.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  })
+
   it('rewrites Host to the upstream', async () => {
     await send(agent, gw.url + NEXT_V1, { headers: bearer() })
     expect(last()?.headers.host).toBe(new URL(sim.url).host)

@@ -134,7 +134,7 @@ export async function selfSignedTls (): Promise<{ cert: string, key: string }> {
   const x509 = await import('@peculiar/x509')
   const { webcrypto } = await import('node:crypto')
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as CryptoKeyPair
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: 'CN=localhost',

@@ -83,3 +83,27 @@ describe('extra/mender-device.sh', () => {
     expect(Object.keys(JSON.parse(dryRun(pki.devices.ec).body.toString()) as object)).toEqual(['id_data', 'pubkey'])
   })
 })
+
+describe('extra/mender-client.sh (the original interface)', () => {
+  const WRAPPER = fileURLToPath(new URL('../../extra/mender-client.sh', import.meta.url))
+  const wrapper = (...args: string[]): { code: number | null, stdout: string } => {
+    const r = spawnSync('bash', [WRAPPER, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: pki.dir } })
+    return { code: r.status, stdout: r.stdout }
+  }
+
+  it('passes bash -n', () => {
+    expect(spawnSync('bash', ['-n', WRAPPER]).status).toBe(0)
+  })
+
+  it('prints the original options and variables with --help and exits 0', () => {
+    const r = wrapper('--help')
+    expect(r.code).toBe(0)
+    for (const word of ['--token', '--device-type', 'MENDER_SERVER_URL', 'MENDER_CLIENT_CERT', 'MENDER_CLIENT_KEY']) {
+      expect(r.stdout).toContain(word)
+    }
+  })
+
+  it('exits 2 when an option lacks its value', () => {
+    expect(wrapper('-t').code).toBe(2)
+  })
+})

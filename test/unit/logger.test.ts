@@ -1,7 +1,7 @@
 // Unit tests of the logger: JSON lines, level choice and redaction of secrets.
 import { Writable } from 'node:stream'
-import { describe, expect, it } from 'vitest'
-import { createLogger, loggerOptions } from '../../src/observe/logger.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createLogger, fixedFieldLog, isoTime, loggerOptions } from '../../src/observe/logger.js'
 
 class LogSink extends Writable {
   lines: Array<Record<string, unknown>> = []
@@ -123,5 +123,35 @@ describe('logger format', () => {
     log.info('hidden')
     log.warn('shown')
     expect(sink.lines.map((l) => l.msg)).toEqual(['shown'])
+  })
+})
+
+describe('timestamps', () => {
+  afterEach(() => { vi.restoreAllMocks() })
+
+  it('writes the ISO time of the millisecond, the second part formatted once per second', () => {
+    const t0 = Date.parse('2026-12-03T12:45:43.000Z')
+    const now = vi.spyOn(Date, 'now')
+    for (const ms of [0, 5, 42, 999, 1000, 1007, 61_230]) {
+      now.mockReturnValue(t0 + ms)
+      expect(isoTime()).toBe(`,"time":"${new Date(t0 + ms).toISOString()}"`)
+    }
+  })
+})
+
+describe('fixed-field lines', () => {
+  it('have the format of every other line: level label, ISO time, service, fields, message', () => {
+    const sink = new LogSink()
+    fixedFieldLog(createLogger({ debug_log: false, log_level: 'info' }, sink)).info({ reqId: 'r1', status: 204, device: { cn: 'd' } }, 'request')
+    const line = sink.lines[0] ?? {}
+    expect(Object.keys(line)).toEqual(['level', 'time', 'service', 'reqId', 'status', 'device', 'msg'])
+    expect(line).toMatchObject({ level: 'info', service: 'mtls-ambassador', reqId: 'r1', status: 204, device: { cn: 'd' }, msg: 'request' })
+    expect(String(line.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  })
+
+  it('follow the level of the logger they come from', () => {
+    const sink = new LogSink()
+    fixedFieldLog(createLogger({ debug_log: false, log_level: 'warn' }, sink)).info({ reqId: 'r1' }, 'request')
+    expect(sink.lines).toHaveLength(0)
   })
 })

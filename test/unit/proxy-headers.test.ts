@@ -1,6 +1,6 @@
 // Unit tests of the request headers set on everything forwarded to Mender.
 import { describe, expect, it } from 'vitest'
-import { HeaderRewriter, IDENTITY_HEADER, identityHeaderValue } from '../../src/gateway/proxy/headers.js'
+import { HeaderRewriter, IDENTITY_HEADER, identityHeaderValue, responseHeaders } from '../../src/gateway/proxy/headers.js'
 import type { PeerIdentity } from '../../src/tls/peer.js'
 
 const plain = new HeaderRewriter(false)
@@ -81,5 +81,41 @@ describe('identity forwarding', () => {
 
   it('strips an inbound identity header when disabled', () => {
     expect(plain.rewrite({ ...SOURCE, peer: PEER }, { [IDENTITY_HEADER]: 'Hash=forged' })).not.toHaveProperty(IDENTITY_HEADER)
+  })
+})
+
+describe('responseHeaders', () => {
+  const upstream = { connection: 'close', 'keep-alive': 'timeout=5', 'content-type': 'application/json', 'x-odd': 'a\u0001b\u007fc', 'set-cookie': ['a=1', 'b=\u00002'] }
+
+  it('drops Mender\'s hop-by-hop headers and keeps the rest', () => {
+    const out = responseHeaders(upstream)
+    expect(Object.keys(out)).toEqual(['content-type', 'x-odd', 'set-cookie'])
+    expect(out['content-type']).toBe('application/json')
+  })
+
+  it('removes characters Node would refuse to send from every value', () => {
+    const out = responseHeaders(upstream)
+    expect(out['x-odd']).toBe('abc')
+    expect(out['set-cookie']).toEqual(['a=1', 'b=2'])
+  })
+
+  it('leaves the upstream object as it was', () => {
+    responseHeaders(upstream)
+    expect(upstream.connection).toBe('close')
+  })
+})
+
+describe('rewrite copies once', () => {
+  it('returns a new object and leaves the one it was given untouched', () => {
+    const given = { 'x-forwarded-for': '10.0.0.1', accept: '*/*' }
+    const out = rewriteForUpstream(SOURCE, given)
+    expect(out).not.toBe(given)
+    expect(given).toEqual({ 'x-forwarded-for': '10.0.0.1', accept: '*/*' })
+    expect(out).toEqual({ accept: '*/*', 'x-men-requestid': 'req-123', 'x-forwarded-for': '192.0.2.7', 'x-forwarded-proto': 'https' })
+  })
+
+  it('drops a header the Connection header names, even one the name memo says to keep', () => {
+    rewriteForUpstream(SOURCE, { 'x-custom': '1' })
+    expect(rewriteForUpstream(SOURCE, { 'x-custom': '1', connection: 'x-custom' }, 'x-custom')['x-custom']).toBeUndefined()
   })
 })

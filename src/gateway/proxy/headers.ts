@@ -24,10 +24,27 @@ const IDENTITY_PREFIXES = ['x-forwarded-', 'x-ssl-', 'ssl-client', 'x-client-cer
  * `x_forwarded_for` as `x-forwarded-for`. */
 export function isDroppedHeader (name: string, connectionTokens: ReadonlySet<string>, keepUpgrade = false): boolean {
   const lower = name.toLowerCase()
-  if (lower.includes('_')) return true
+  // HTTP/2 pseudo-headers (`:authority`, `:path`, …) describe the device's stream, never Mender's request
+  if (lower.includes('_') || lower.startsWith(':')) return true
   if (HOP_BY_HOP.has(lower)) return !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))
   if (connectionTokens.has(lower)) return true
   return IDENTITY_LIKE.has(lower) || IDENTITY_PREFIXES.some((p) => lower.startsWith(p))
+}
+
+/** Drop decisions by header name when the Connection header lists nothing (names repeat from request to request). */
+const DROPPED = new Map<string, boolean>()
+const DROPPED_MAX = 512
+const NO_TOKENS: ReadonlySet<string> = new Set()
+
+function droppedByName (name: string): boolean {
+  let dropped = DROPPED.get(name)
+  if (dropped === undefined) {
+    dropped = isDroppedHeader(name, NO_TOKENS)
+    // device-chosen names are unbounded: the memo starts over rather than grow
+    if (DROPPED.size >= DROPPED_MAX) DROPPED.clear()
+    DROPPED.set(name, dropped)
+  }
+  return dropped
 }
 
 /** Header names listed in a Connection header (lower-case). */
@@ -53,23 +70,31 @@ export class HeaderRewriter {
 
   /** The headers the gateway sets (names lowercase); the identity header only when enabled and the peer is known. */
   forwarded (source: ForwardSource): Record<string, string> {
-    const out: Record<string, string> = {
-      'x-men-requestid': source.id,
-      'x-forwarded-for': source.socket.remoteAddress ?? '',
-      'x-forwarded-proto': 'https'
-    }
-    if (this.forwardIdentity && source.peer !== undefined) out[IDENTITY_HEADER] = identityHeaderValue(source.peer)
+    return this.addForwarded(source, {})
+  }
+
+  /** Sets the gateway's own headers on `out`. */
+  private addForwarded<T extends Record<string, unknown>> (source: ForwardSource, out: T): T {
+    const o = out as Record<string, unknown>
+    o['x-men-requestid'] = source.id
+    o['x-forwarded-for'] = source.socket.remoteAddress ?? ''
+    o['x-forwarded-proto'] = 'https'
+    if (this.forwardIdentity && source.peer !== undefined) o[IDENTITY_HEADER] = identityHeaderValue(source.peer)
     return out
   }
 
-  /** An HTTP request's headers as they go upstream: dropped ones removed, ours applied (Host is the caller's). */
+  /**
+   * An HTTP request's headers as they go upstream, in one new object: dropped ones left out, ours set (Host is the
+   * caller's). `headers` keeps its names lower-case, as Node and reply-from give them.
+   */
   rewrite<H extends IncomingHttpHeaders> (source: ForwardSource, headers: H, inboundConnection?: string | string[]): H {
-    const tokens = connectionTokens(inboundConnection)
+    const tokens = inboundConnection === undefined ? undefined : connectionTokens(inboundConnection)
     const out: IncomingHttpHeaders = {}
-    for (const [name, value] of Object.entries(headers)) {
-      if (name === 'host' || !isDroppedHeader(name, tokens)) out[name] = value
+    for (const name in headers) {
+      const dropped = tokens === undefined || tokens.size === 0 ? droppedByName(name) : isDroppedHeader(name, tokens)
+      if (name === 'host' || !dropped) out[name] = headers[name]
     }
-    return { ...out, ...this.forwarded(source) } as H
+    return this.addForwarded(source, out) as H
   }
 
   /** A websocket upgrade's raw headers as they go upstream, in the device's order and spelling, Host replaced. */
@@ -90,11 +115,23 @@ export class HeaderRewriter {
 }
 
 /** Connection-specific response headers that describe Mender's connection, not the device's. */
-const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer'])
+/** What Node refuses in a header value (it would throw while answering): anything but HTAB, SP..~ and obs-text. */
+const BAD_VALUE = /[^\t\x20-\x7E\x80-\xFF]/
+const BAD_VALUES = /[^\t\x20-\x7E\x80-\xFF]/g
 
-/** Mender's response headers without hop-by-hop ones: the device's own connection keeps its own semantics. */
+const clean = (v: unknown): unknown => typeof v === 'string' && BAD_VALUE.test(v) ? v.replace(BAD_VALUES, '') : v
+
+/**
+ * Mender's response headers in one new object, without hop-by-hop ones (the device's own connection keeps its own
+ * semantics) and with characters Node cannot send removed from values (a bad upstream header never fails the answer).
+ */
 export function responseHeaders<H extends Record<string, unknown>> (headers: H): H {
-  const out: Record<string, unknown> = { ...headers }
-  for (const name of RESPONSE_HOP_BY_HOP) delete out[name]
+  const out: Record<string, unknown> = {}
+  for (const name in headers) {
+    if (RESPONSE_HOP_BY_HOP.has(name)) continue
+    const value = headers[name]
+    out[name] = Array.isArray(value) ? value.map(clean) : clean(value)
+  }
   return out as H
 }

@@ -90,7 +90,7 @@ export class WebsocketTunnels {
   }
 
   private done (ex: Exchange, status: number, errorCode?: string): void {
-    this.o.admission.answered(ex.log, {
+    this.o.admission.answered(ex.id, {
       method: ex.req.method ?? 'GET',
       url: ex.req.url ?? '',
       route: 'device',
@@ -195,11 +195,12 @@ export class WebsocketTunnels {
 
   /**
    * Ends every tunnel (shutdown): websockets have no request boundary to drain at, so each side gets a close frame
-   * 1001 at the next frame boundary and a moment to answer. Returns how many were open.
+   * 1001 at the next frame boundary and a moment to answer. Returns how many were open and a promise settled once
+   * each of them has closed both its sockets (the device's and Mender's; bounded by the going-away timers).
    */
-  closeAll (): number {
-    const count = this.open.size
-    for (const end of this.open.values()) end.goAway()
-    return count
+  closeAll (): { count: number, closed: Promise<void> } {
+    const ends = [...this.open.values()]
+    for (const end of ends) end.goAway()
+    return { count: ends.length, closed: Promise.all(ends.map(async (end) => await end.closed)).then(() => {}) }
   }
 }

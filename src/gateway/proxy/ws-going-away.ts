@@ -29,6 +29,9 @@ export class WebsocketEnd {
     device.on('data', (chunk: Buffer) => { this.up.push(chunk); this.check() })
   }
 
+  /** Settles once the pipe has closed both sockets. */
+  get closed (): Promise<unknown> { return this.pipe.closed }
+
   /** Starts the polite end; the pipe reports 'going_away' (or 'shutdown' when it had to be cut). */
   goAway (): void {
     if (this.leaving) return

@@ -1,9 +1,12 @@
-// The configuration-facing facts of the deployment artefacts: the Deployment's container and env (resolved with the
-// kustomization's ConfigMap literals and secrets.example.yaml), the compose services, the Dockerfile's runtime stage.
+// The configuration-facing facts of the deployment artefacts: the Deployment's container and env as the rendered base
+// gives them (resolved with its generated ConfigMap and base/secrets.example.yaml), the compose services, the
+// Dockerfile's runtime stage.
+import { join } from 'node:path'
 import { FIELDS, type ConfigKey } from '../../../src/config/schema.js'
 import { parseListen } from '../../../src/config/listen.js'
 import { finalStage, parseDockerfile, type Stage } from './dockerfile.js'
-import { at, composeFile, k8sManifests, kustomization, readRepoFile, type Doc } from './repo-files.js'
+import { renderKustomization } from './kustomize.js'
+import { at, composeFile, K8S_DIR, parseManifests, readRepoFile, type Doc } from './repo-files.js'
 
 export interface EnvVar {
   name: string
@@ -23,26 +26,29 @@ export function defaultPort (key: 'listen' | 'status_listen'): number {
   return parsed.port
 }
 
-export const manifests = k8sManifests()
-export const byKind = (kind: string): Doc[] => manifests.filter((m) => m.doc.kind === kind && m.file !== 'secrets.example.yaml').map((m) => m.doc)
+/** The base as `kubectl kustomize k8s/base` renders it. */
+export const base = renderKustomization(join(K8S_DIR, 'base'))
+export const byKind = (kind: string): Doc[] => base.filter((d) => d.kind === kind)
 export const deployment = byKind('Deployment')[0] as Doc
 export const podSpec = at(deployment, 'spec.template.spec')
 export const container = at(podSpec, 'containers.0')
 export const containerEnv = (container.env ?? []) as EnvVar[]
 
-/** Every `name=value` the kustomization's configMapGenerator writes, as `configmap/key` → value. */
-function configMapLiterals (): Map<string, string> {
+/** Every value of the rendered ConfigMaps, as `configmap/key` → value. */
+function configMapValues (docs: Doc[]): Map<string, string> {
   const out = new Map<string, string>()
-  for (const g of (kustomization().configMapGenerator ?? []) as Array<{ name: string, literals?: string[] }>) {
-    for (const l of g.literals ?? []) out.set(`${g.name}/${l.slice(0, l.indexOf('='))}`, l.slice(l.indexOf('=') + 1))
+  for (const d of docs.filter((x) => x.kind === 'ConfigMap')) {
+    for (const [k, v] of Object.entries((d.data ?? {}) as Record<string, string>)) out.set(`${at<string>(d, 'metadata.name')}/${k}`, v)
   }
   return out
 }
 
+export const EXAMPLE_SECRETS = 'k8s/base/secrets.example.yaml'
+
 /** `secret/key` → value of the example Secrets. */
 export function exampleSecrets (): Map<string, string> {
   const out = new Map<string, string>()
-  for (const m of manifests.filter((x) => x.file === 'secrets.example.yaml')) {
+  for (const m of parseManifests(EXAMPLE_SECRETS, readRepoFile(EXAMPLE_SECRETS))) {
     const name = at<string>(m.doc, 'metadata.name')
     for (const [k, v] of Object.entries((m.doc.stringData ?? {}) as Record<string, string>)) out.set(`${name}/${k}`, v)
   }
@@ -51,7 +57,7 @@ export function exampleSecrets (): Map<string, string> {
 
 /** The container's environment as the pod would see it, with the example Secrets filled in. */
 export function resolvedDeploymentEnv (): Record<string, string> {
-  const cms = configMapLiterals()
+  const cms = configMapValues(base)
   const secrets = exampleSecrets()
   const env: Record<string, string> = {}
   for (const e of containerEnv) {

@@ -2,7 +2,7 @@
 // compose parses it, merge keys included) and the build context docker would send (files minus .dockerignore).
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse, parseAllDocuments } from 'yaml'
 import { dockerignoreFilter } from './dockerignore.js'
@@ -17,10 +17,13 @@ export function readRepoFile (path: string): string {
   return readFileSync(join(REPO, path), 'utf8')
 }
 
-/** Every YAML file in k8s/ (sorted). */
+/** Every YAML file under k8s/, as a path relative to it (sorted). */
 export function k8sFiles (): string[] {
-  return readdirSync(K8S_DIR).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort()
+  return readdirSync(K8S_DIR, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).map((f) => f.split(sep).join('/')).sort()
 }
+
+export const isKustomizationFile = (f: string): boolean => /(^|\/)kustomization\.ya?ml$/.test(f)
 
 /** Parses a multi-document YAML file the way kubectl does (YAML 1.1: `0440` is octal); throws on syntax errors. */
 export function parseManifests (file: string, text: string): Manifest[] {
@@ -31,14 +34,15 @@ export function parseManifests (file: string, text: string): Manifest[] {
   })
 }
 
-/** The API objects of k8s/ (kustomization.yaml, kustomize's own file, excluded). */
+/** The YAML documents of the files under k8s/ (kustomize's own files excluded), as written (not rendered). */
 export function k8sManifests (): Manifest[] {
-  return k8sFiles().filter((f) => f !== 'kustomization.yaml')
+  return k8sFiles().filter((f) => !isKustomizationFile(f))
     .flatMap((f) => parseManifests(f, readFileSync(join(K8S_DIR, f), 'utf8')))
 }
 
-export function kustomization (): Doc {
-  return parse(readFileSync(join(K8S_DIR, 'kustomization.yaml'), 'utf8')) as Doc
+/** The kustomization.yaml of a folder under k8s/ (`base`, `overlays/aws-nlb`, …). */
+export function kustomization (dir: string): Doc {
+  return parse(readFileSync(join(K8S_DIR, dir, 'kustomization.yaml'), 'utf8')) as Doc
 }
 
 /** docker-compose.yml with `<<` merge keys resolved, as compose reads it. */
