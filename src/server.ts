@@ -15,8 +15,6 @@ import type { Check, Readiness } from './status/readiness.js'
 import { listenError } from './net/listen-error.js'
 import type { Mode } from './mode.js'
 import type { ReloadResult } from './tls/reloader.js'
-import { createGateway } from './gateway/run.js'
-import { createTunnels } from './tunnel/run.js'
 import { createNotifier, type NotifyMessage } from './net/sd-notify.js'
 import { Cluster } from './cluster/primary.js'
 import { workerCount } from './cluster/count.js'
@@ -46,8 +44,15 @@ function readinessOf (modes: Mode[]): Readiness {
 
 async function buildModes (config: Config, log: Logger, registry: ReturnType<typeof createRegistry>): Promise<Mode[]> {
   const modes: Mode[] = []
-  if (config.gateway !== undefined) modes.push(await createGateway(config.gateway, config.common, { log, registry }))
-  if (config.tunnels.length > 0) modes.push(await createTunnels(config.tunnels, config.common, { log, registry }))
+  // loaded where they run: a cluster's primary serves no device and need not hold them in memory
+  if (config.gateway !== undefined) {
+    const { createGateway } = await import('./gateway/run.js')
+    modes.push(await createGateway(config.gateway, config.common, { log, registry }))
+  }
+  if (config.tunnels.length > 0) {
+    const { createTunnels } = await import('./tunnel/run.js')
+    modes.push(await createTunnels(config.tunnels, config.common, { log, registry }))
+  }
   return modes
 }
 
