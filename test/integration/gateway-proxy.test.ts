@@ -73,8 +73,8 @@ describe('device proxy', () => {
     const lines = gw.logs.filter((l) => l.reqId === 'access-line-1' && l.event === 'access')
     expect(lines).toHaveLength(1)
     const line = lines[0] as Record<string, unknown>
-    expect(Object.keys(line).sort()).toEqual(['device', 'event', 'level', 'method', 'ms', 'msg', 'reqId', 'service', 'status', 'time', 'url'])
-    expect(line).toMatchObject({ level: 'info', method: 'GET', url: NEXT_V1 + '?artifact_name=a', status: 204, msg: 'request' })
+    expect(Object.keys(line).sort()).toEqual(['device', 'event', 'http', 'level', 'method', 'ms', 'msg', 'reqId', 'service', 'status', 'time', 'url'])
+    expect(line).toMatchObject({ level: 'info', http: '1.1', method: 'GET', url: NEXT_V1 + '?artifact_name=a', status: 204, msg: 'request' })
     expect(line.device).toMatchObject({ cn: 'ec', tenant: 'default' })
     expect(String(line.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
   })
