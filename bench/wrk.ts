@@ -46,7 +46,9 @@ init = function (args)
 ${items.join(',\n')}
   }
 end
-local i = 0
+-- wrk calls request() once before the first request it sends, and drops that one: start so that the k-th request
+-- sent is reqs[k], in step with the shim's k-th handshake
+local i = -1
 request = function ()
   i = i % #reqs + 1
   return reqs[i]

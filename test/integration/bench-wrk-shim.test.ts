@@ -17,6 +17,7 @@ describe.skipIf(!hasWrk)('wrk with the client-certificate shim', () => {
   let port: number
   let shim: string
   const subjects: string[] = []
+  const bodies: string[] = []
   const script = wrkScript([{ method: 'GET', path: '/', headers: {} }])
   const closeScript = wrkScript([{ method: 'GET', path: '/', headers: { Connection: 'close' } }])
 
@@ -27,7 +28,9 @@ describe.skipIf(!hasWrk)('wrk with the client-certificate shim', () => {
       cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.trust.pem, requestCert: true, rejectUnauthorized: true
     }, (req, res) => {
       subjects.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN))
-      res.end('ok')
+      let body = ''
+      req.on('data', (d: Buffer) => { body += d.toString() })
+      req.on('end', () => { bodies.push(body); res.end('ok') })
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as { port: number }).port
@@ -65,14 +68,17 @@ describe.skipIf(!hasWrk)('wrk with the client-certificate shim', () => {
     expect(full.resumed).toBe(0)
   })
 
-  it('presents the identities of a list in turn, one per handshake', async () => {
+  it('presents the identities of a list in turn, one per handshake, in step with the script\'s requests', async () => {
     const list = `${pki.dir}/identities.txt`
     const other = await pki.device('other')
     await writeFile(list, `${pki.devices.ec.chainPath} ${pki.devices.ec.keyPath}\n${other.chainPath} ${other.keyPath}\n`)
     subjects.length = 0
-    const r = await run(closeScript, { cert: '', key: '', list })
+    bodies.length = 0
+    const inTurn = wrkScript(['ec', 'other'].map((body) => ({ method: 'POST', path: '/', headers: { Connection: 'close' }, body })))
+    const r = await run(inTurn, { cert: '', key: '', list })
     expect(r.resumed).toBe(0)
     expect(subjects.length).toBeGreaterThan(3)
     expect(subjects.slice(0, 4)).toEqual(['ec', 'other', 'ec', 'other'])
+    expect(bodies).toEqual(subjects)
   })
 })
