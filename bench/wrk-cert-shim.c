@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ __attribute__((destructor)) static void shim_report(void)
 static void die_ssl(const char *what, const char *file)
 {
     fprintf(stderr, "wrk-cert-shim: cannot load %s %s\n", what, file);
+    ERR_print_errors_fp(stderr);
     exit(2);
 }
 
@@ -85,13 +87,22 @@ SSL_CTX *SSL_CTX_new(const SSL_METHOD *method)
 }
 
 /* Before a connection's first handshake step: pick its identity and drop the old session when told to. */
+/* Loads identity k into this connection; once more after clearing OpenSSL's error queue if the first try fails. */
+static int use_identity(SSL *ssl, size_t k)
+{
+    return SSL_use_certificate_chain_file(ssl, list_certs[k]) == 1 &&
+           SSL_use_PrivateKey_file(ssl, list_keys[k], SSL_FILETYPE_PEM) == 1;
+}
+
 static void before_handshake(SSL *ssl)
 {
     const char *no_resume = getenv("WRK_NO_RESUME");
     if (list_len > 0) {
         size_t k = __atomic_fetch_add(&next_identity, 1, __ATOMIC_RELAXED) % list_len;
-        if (SSL_use_certificate_chain_file(ssl, list_certs[k]) != 1) die_ssl("certificate chain", list_certs[k]);
-        if (SSL_use_PrivateKey_file(ssl, list_keys[k], SSL_FILETYPE_PEM) != 1) die_ssl("private key", list_keys[k]);
+        if (!use_identity(ssl, k)) {
+            ERR_clear_error();
+            if (!use_identity(ssl, k)) die_ssl("identity", list_certs[k]);
+        }
         SSL_set_session(ssl, NULL);
     } else if (no_resume != NULL && strcmp(no_resume, "1") == 0) {
         SSL_set_session(ssl, NULL);
