@@ -6,11 +6,30 @@ import { writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { ratioChart } from './chart.js'
 import {
-  chartBars, evaluateTargets, ratio, REFERENCES, returnedPct, SCENARIOS, type Results, type Summary
+  BARE, chartBars, DIRECT, evaluateTargets, GATEWAY, HAPROXY, NGINX, ratio, REFERENCES, returnedPct, SCENARIOS,
+  type Results, type ScenarioId, type Summary
 } from './results.js'
 
 const fmt = (n: number, digits = 0): string => Number.isFinite(n) ? n.toFixed(digits) : '—'
 const times = (n: number): string => Number.isFinite(n) ? `${n.toFixed(2)}×` : '—'
+
+/** The headline: per scenario, every target's server CPU per request or handshake and the gateway's ratios. */
+export function headlineTable (s: Summary[]): string {
+  const lines = [
+    '| scenario (server CPU µs per …) | gateway | HAProxy | nginx | bare Node | direct | gateway ÷ HAProxy | ÷ nginx | ' +
+      '÷ bare Node | gateway req/s | gateway p50 / p99 ms |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'
+  ]
+  for (const id of Object.keys(SCENARIOS) as ScenarioId[]) {
+    const of = (t: string): Summary | undefined => s.find((x) => x.scenario === id && x.target === t)
+    const gw = of(GATEWAY)
+    if (gw === undefined) continue
+    const cpu = (t: string): number => of(t)?.serverCpuUs ?? NaN
+    lines.push(`| ${SCENARIOS[id].label} (${SCENARIOS[id].unit}) | ${[GATEWAY, HAPROXY, NGINX, BARE, DIRECT].map((t) => fmt(cpu(t))).join(' | ')} | ` +
+      `${REFERENCES.map((t) => times(ratio(cpu(GATEWAY), cpu(t)))).join(' | ')} | ${fmt(gw.rps)} | ${fmt(gw.p50Ms, 1)} / ${fmt(gw.p99Ms, 1)} |`)
+  }
+  return lines.join('\n')
+}
 
 /** Server CPU per request/handshake and its ratios, with throughput and latency beside them. */
 export function scenarioTable (s: Summary[]): string {
@@ -87,6 +106,10 @@ export function markdownReport (r: Results, info: RunInfo): string {
   return `# Benchmark results
 
 ## Server CPU per request / handshake
+
+${headlineTable(r.summaries)}
+
+### Every target
 
 ${scenarioTable(r.summaries)}
 

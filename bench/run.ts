@@ -18,7 +18,7 @@ import { idleMemory } from './memory.js'
 import {
   cliCommand, GATEWAY_BENCH_ENV, REPO_ROOT, startGatewayProcess, startSimulatorProcess, stopChild, type Child
 } from './procs.js'
-import { writeResults } from './report.js'
+import { writeResults, type RunInfo } from './report.js'
 import {
   BARE, DIRECT, GATEWAY, HAPROXY, NGINX, SCENARIOS, summarize,
   type Measurement, type MemoryResult, type Results, type ScenarioId, type TunnelResult, type WorkersResult
@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     targets: { type: 'string' },
     workers: { type: 'string', default: 'auto' },
     'no-build': { type: 'boolean', default: false },
+    // renders results.md and ratios.svg again from a results.json (no measurement)
+    'report-only': { type: 'string' },
     out: { type: 'string', default: join(REPO_ROOT, 'bench') },
     // writes a V8 CPU profile of the gateway into this folder when it stops (open it in Chrome DevTools)
     'gateway-cpu-prof': { type: 'string' }
@@ -182,7 +184,9 @@ async function httpScenarios (stack: Stack, c: ScenarioContext): Promise<Measure
     for (const id of settings.scenarios) {
       for (const t of order) {
         if (!t.tls && TLS_ONLY.includes(id)) continue
-        const m = await measure(id, t, round, c)
+        // --quick warms each target up once, in its first scenario (the later ones then start warm)
+        const warm = !quick || id === settings.scenarios[0] ? c : { ...c, warmup: 0 }
+        const m = await measure(id, t, round, warm)
         out.push(m)
         log(`round ${round + 1}/${settings.rounds} ${SCENARIOS[id].label.padEnd(44)} ${t.name.padEnd(16)} ` +
           `server ${m.serverCpuUs.toFixed(0).padStart(5)} µs  wrk ${m.clientCpuUs.toFixed(0).padStart(4)} µs  ` +
@@ -274,7 +278,8 @@ async function main (): Promise<void> {
         simUrl: stack.simUrl,
         ctx,
         workers: args.workers,
-        seconds: settings.seconds,
+        seconds: quick ? 2 : Math.max(3, settings.seconds),
+        warmup: quick ? 1 : 2,
         rounds: settings.rounds,
         log
       })
@@ -314,7 +319,28 @@ async function report (results: Results): Promise<void> {
   log(`results written to ${join(args.out, 'results.{md,json}')} and ratios.svg`)
 }
 
-main().catch((err: unknown) => {
+async function reportOnly (path: string): Promise<void> {
+  const json = JSON.parse(readFileSync(path, 'utf8')) as Results & RunInfo
+  const num = (v: unknown): number => typeof v === 'number' ? v : NaN
+  // JSON has no NaN: what was not measured comes back as null
+  const summaries = json.summaries.map((x) => ({
+    ...x,
+    serverCpuUs: num(x.serverCpuUs),
+    clientCpuUs: num(x.clientCpuUs),
+    rps: num(x.rps),
+    p50Ms: num(x.p50Ms),
+    p99Ms: num(x.p99Ms),
+    resumedPct: num(x.resumedPct),
+    perRound: x.perRound.map(num)
+  }))
+  const info = { command: json.command, versions: json.versions, settings: json.settings, notes: json.notes }
+  await writeResults({
+    md: join(args.out, 'results.md'), json: join(args.out, 'results.json'), svg: join(args.out, 'ratios.svg')
+  }, { ...json, summaries }, info)
+}
+
+const run = args['report-only'] === undefined ? main() : reportOnly(args['report-only'])
+run.catch((err: unknown) => {
   log(`benchmark failed: ${(err as Error).stack ?? String(err)}`)
   process.exitCode = 1
 })

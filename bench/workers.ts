@@ -18,6 +18,7 @@ export interface WorkersOptions {
   ctx: ScenarioContext
   workers: string
   seconds: number
+  warmup: number
   rounds: number
   log: (line: string) => void
 }
@@ -30,7 +31,7 @@ async function saturate (pid: number, port: number, o: WorkersOptions): Promise<
     url: `https://localhost:${port}/`, script, connections: 32, threads: 2, seconds, shim: o.ctx.shim, dir: o.dir, tls: o.ctx.device
   })
   // a fresh gateway: the warm-up also takes the handshakes of the first connections out of the window
-  await run(2)
+  await run(o.warmup)
   const s0 = sampleTree(pid).cpuMs
   const r = await run(o.seconds)
   const cpuMs = sampleTree(pid).cpuMs - s0
