@@ -26,7 +26,8 @@ function certificate (
 ): string {
   const now = Date.now()
   const serial = randomBytes(12)
-  serial[0] = (serial[0] ?? 0) & 0x7f
+  // positive and minimal DER: the first byte is 0x01..0x7f
+  serial[0] = 1 + ((serial[0] ?? 0) % 0x7f)
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))),
     tlv(0x02, serial),
