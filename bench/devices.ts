@@ -21,13 +21,18 @@ const pem = (label: string, der: Buffer): string =>
 
 export interface BenchCa { name: Buffer, key: KeyObject, certPem: string }
 
+/** The content bytes of a positive INTEGER in minimal DER from random bytes: the first byte is 0x01..0x7f. */
+export function positiveSerial (random: Buffer): Buffer {
+  const out = Buffer.from(random)
+  out[0] = 1 + ((out[0] ?? 0) % 0x7f)
+  return out
+}
+
 function certificate (
   subject: Buffer, issuer: Buffer, publicKey: KeyObject, signer: KeyObject, extensions: Buffer[]
 ): string {
   const now = Date.now()
-  const serial = randomBytes(12)
-  // positive and minimal DER: the first byte is 0x01..0x7f
-  serial[0] = 1 + ((serial[0] ?? 0) % 0x7f)
+  const serial = positiveSerial(randomBytes(12))
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))),
     tlv(0x02, serial),

@@ -8,6 +8,7 @@ import {
   TUNNEL_HAPROXY, TUNNEL_OURS, TUNNEL_STUNNEL, type Measurement, type Results
 } from '../../bench/results.js'
 import { parseWrk, wrkScript } from '../../bench/wrk.js'
+import { positiveSerial } from '../../bench/devices.js'
 
 // pid, a name with a space and a ')' in it, then fields 3.. (state, ppid … utime(14) 250, stime 50, cutime 7,
 // cstime 3 … rss(24) 1000)
@@ -156,5 +157,14 @@ describe('ratio chart', () => {
     expect(svg.match(/<g class="bar">/g)?.length).toBe(bars.length + 1)
     expect(svg).toContain('a &lt; b &amp; c')
     expect(svg).toContain('fill="#c0392b"') // over its limit
+  })
+})
+
+describe('bench device serials', () => {
+  it('are positive minimal DER whatever the random bytes (no leading zero, no sign bit)', () => {
+    for (const first of [0x00, 0x7f, 0x80, 0xff]) {
+      const s = positiveSerial(Buffer.from([first, 0x05, 0x06]))
+      expect([s[0] !== 0, ((s[0] ?? 0) & 0x80) === 0, s.subarray(1)]).toEqual([true, true, Buffer.from([0x05, 0x06])])
+    }
   })
 })
