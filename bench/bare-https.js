@@ -24,8 +24,8 @@ const server = createServer({
   requestCert: true,
   rejectUnauthorized: true,
   // long enough for the idle-connection scenario (the gateway and the proxies get the same in the benchmark)
-  headersTimeout: 300_000,
-  requestTimeout: 300_000,
+  headersTimeout: 3_600_000,
+  requestTimeout: 3_600_000,
   keepAliveTimeout: 65_000
 }, (req, res) => {
   const began = process.hrtime.bigint()

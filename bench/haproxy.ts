@@ -64,7 +64,7 @@ defaults
   timeout server 30s
   maxconn ${o.maxconn ?? 4096}
   # the idle-connection scenario holds connections that never send a request (the other targets get the same)
-  timeout http-request 300s
+  timeout http-request 3600s
   timeout http-keep-alive 65s
 
 frontend devices

@@ -99,7 +99,9 @@ export const GATEWAY_BENCH_ENV = {
   MTLS_MAX_CONNECTIONS: '0',
   MTLS_MAX_CONNECTIONS_PER_IP: '0',
   MTLS_AUTH_RATE_LIMIT: '0',
-  MTLS_HEADERS_TIMEOUT: '300000'
+  // idle connections that never send a request must outlive the idle-connection scenario (the others get the same)
+  MTLS_HEADERS_TIMEOUT: '3600000',
+  MTLS_REQUEST_TIMEOUT: '3600000'
 }
 
 export interface GatewayFiles { serverCert: string, serverKey: string, tenantCa: string }

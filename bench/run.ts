@@ -312,7 +312,7 @@ async function report (results: Results): Promise<void> {
     notes: [
       'ECDSA P-256 server and device keys, TLS 1.3, client certificate required by every TLS target',
       'server CPU: user + system time of the serving process tree from /proc (proxy, or the simulator for direct) per request or handshake; the simulator behind the proxies is not counted',
-      'gateway bench settings: MTLS_WORKERS=1 (except the workers rows), no per-IP / total connection or auth-rate limits, headers timeout 300 s (the proxies get the same)'
+      'gateway bench settings: MTLS_WORKERS=1 (except the workers rows), no per-IP / total connection or auth-rate limits, headers and request timeouts 1 h so idle connections stay (the other targets get the same)'
     ]
   })
   process.stdout.write(`\n${md}\n`)

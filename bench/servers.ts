@@ -25,7 +25,7 @@ http {
   keepalive_timeout 65s;
   keepalive_requests 1000000;
   # the idle-connection scenario holds connections that never send a request (the other targets get the same)
-  client_header_timeout 300s;
+  client_header_timeout 3600s;
   upstream mender {
     server 127.0.0.1:${backendPort};
     keepalive 64;
