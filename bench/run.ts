@@ -246,6 +246,14 @@ async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mtls-bench-'))
   const children: Child[] = []
   const results: Results = { summaries: [], memory: [], tunnel: [] }
+  // Ctrl-C or SIGTERM: stop the servers this run started before leaving
+  const onSignal = (): void => {
+    log('interrupted: stopping the servers')
+    Promise.all(children.map(async (c) => await stopChild(c)))
+      .finally(() => { process.exit(130) })
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     const pki = await makeTestPki(join(dir, 'pki'))
     const ca = makeBenchCa()
