@@ -41,6 +41,8 @@ export interface HaproxyOptions {
   tenantCaPath: string
   backendPort: number
   threads: number
+  /** Connections at once (HAProxy needs about two descriptors each under the open-file limit). */
+  maxconn?: number
   /** Called with the child as soon as it is spawned (so the caller stops it whatever happens next). */
   onChild: (child: Child) => void
 }
@@ -48,7 +50,7 @@ export interface HaproxyOptions {
 export function haproxyConfig (port: number, crtPath: string, o: HaproxyOptions): string {
   return `global
   nbthread ${o.threads}
-  maxconn 4096
+  maxconn ${o.maxconn ?? 4096}
   log stdout format raw local0 info
   ssl-default-bind-options ssl-min-ver TLSv1.2
 
@@ -60,7 +62,9 @@ defaults
   timeout connect 5s
   timeout client 65s
   timeout server 30s
-  timeout http-request 15s
+  maxconn ${o.maxconn ?? 4096}
+  # the idle-connection scenario holds connections that never send a request (the other targets get the same)
+  timeout http-request 3600s
   timeout http-keep-alive 65s
 
 frontend devices

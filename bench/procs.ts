@@ -77,17 +77,6 @@ export async function freePort (): Promise<number> {
   })
 }
 
-/** User + system CPU time of a process in ms (Linux `/proc`; NaN elsewhere). Clock ticks are 10 ms. */
-export function processCpuMs (pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return NaN
-  }
-}
-
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
 export async function stopChild (child: Child, graceMs = 5000): Promise<void> {
   if (child.proc.exitCode !== null || child.proc.signalCode !== null) return
@@ -105,12 +94,25 @@ export async function startSimulatorProcess (dir: string): Promise<{ child: Chil
   return { child, url: match[1] ?? '' }
 }
 
+/** Settings of the bench's gateways: no per-IP, total or auth-rate limits (one client address drives them all). */
+export const GATEWAY_BENCH_ENV = {
+  MTLS_MAX_CONNECTIONS: '0',
+  MTLS_MAX_CONNECTIONS_PER_IP: '0',
+  MTLS_AUTH_RATE_LIMIT: '0',
+  // idle connections that never send a request must outlive the idle-connection scenario (the others get the same)
+  MTLS_HEADERS_TIMEOUT: '3600000',
+  MTLS_REQUEST_TIMEOUT: '3600000'
+}
+
 export interface GatewayFiles { serverCert: string, serverKey: string, tenantCa: string }
 
-/** Starts the gateway (mTLS on a free loopback port, status listener off, info logs) in front of `backendUrl`. */
+/**
+ * Starts the gateway (mTLS on a loopback port, status listener off, info logs: an access line per request, to its
+ * log file) in front of `backendUrl`; `env` adds to or overrides its settings.
+ */
 export async function startGatewayProcess (
   dir: string, backendUrl: string, files: GatewayFiles, user: { email: string, password: string },
-  nodeArgs: string[] = []
+  o: { nodeArgs?: string[], env?: Record<string, string>, name?: string } = {}
 ): Promise<{ child: Child, port: number }> {
   const cli = cliCommand()
   const env = {
@@ -122,9 +124,11 @@ export async function startGatewayProcess (
     MTLS_SERVER_CERT: files.serverCert,
     MTLS_SERVER_KEY: files.serverKey,
     MTLS_TENANT_CA_PEM: files.tenantCa,
-    MTLS_LOG_LEVEL: 'info'
+    MTLS_LOG_LEVEL: 'info',
+    ...o.env
   }
-  const child = startChild('gateway', process.execPath, [...nodeArgs, ...cli.args, 'serve'], env, join(dir, 'gateway.log'))
+  const name = o.name ?? 'gateway'
+  const child = startChild(name, process.execPath, [...(o.nodeArgs ?? []), ...cli.args, 'serve'], env, join(dir, `${name}.log`))
   const match = await waitForLine(child, /"event":"listening".*?"url":"https:\/\/127\.0\.0\.1:(\d+)"/)
   return { child, port: Number(match[1]) }
 }

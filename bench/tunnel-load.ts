@@ -3,7 +3,7 @@
 // proxy, or mTLS straight to the reverse proxy with a full handshake each time (no session resumption).
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net'
 import { connect as tlsConnect, type SecureContext } from 'node:tls'
-import { processCpuMs } from './procs.js'
+import { sampleTree } from './cpu.js'
 
 export interface Sink { port: number, server: Server, close: () => Promise<void> }
 
@@ -37,7 +37,7 @@ async function answered (s: Socket): Promise<void> {
   })
 }
 
-const cpuOf = (pids: number[]): number => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0)
+const cpuOf = (pids: number[]): number => pids.reduce((sum, pid) => sum + sampleTree(pid).cpuMs, 0)
 
 export interface BulkSample { mibPerS: number, cpuMsPerMib: number }
 

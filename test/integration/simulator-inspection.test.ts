@@ -69,6 +69,18 @@ describe('simulator inspection', () => {
     expect((await http(sim.url, '/__sim/requests?since=1')).json().map((r: { url: string }) => r.url)).toEqual(['/b'])
   })
 
+  it('numbers requests on after the log is full and serves ?since= by number', async () => {
+    const small = await startSimulator({ requestLog: 3 })
+    try {
+      for (const p of ['/1', '/2', '/3', '/4', '/5']) await http(small.url, p)
+      expect(small.requests.map((r) => [r.seq, r.url])).toEqual([[3, '/3'], [4, '/4'], [5, '/5']])
+      expect((await http(small.url, '/__sim/requests?since=4')).json().map((r: { url: string }) => r.url)).toEqual(['/5'])
+      expect((await http(small.url, '/__sim/state')).json().requests).toBe(3)
+    } finally {
+      await small.close()
+    }
+  })
+
   it('resets over HTTP', async () => {
     await acceptedDevice(sim.url, ID, key)
     await http(sim.url, '/__sim/reset', { method: 'POST' })

@@ -23,7 +23,8 @@ let backend: Backend
 let devices: Issued[]
 
 beforeAll(async () => {
-  ;({ pki, sim } = backend = await openBackend())
+  // the herd's preauthorizations are read back from the request log: keep all of them
+  ;({ pki, sim } = backend = await openBackend({ requestLog: 100_000 }))
   devices = []
   for (let i = 0; i < DEVICES; i += 100) {
     devices.push(...await Promise.all(Array.from({ length: Math.min(100, DEVICES - i) }, async (_, j) =>

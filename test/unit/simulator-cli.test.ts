@@ -51,6 +51,11 @@ describe('simulator command line', () => {
     await expect(parseSimulatorArgs(['--port', 'http'])).rejects.toThrow(/--port/)
   })
 
+  it('reads how many requests the log keeps', async () => {
+    expect(await parseSimulatorArgs(['--request-log', '50'])).toMatchObject({ requestLog: 50 })
+    await expect(parseSimulatorArgs(['--request-log', '-1'])).rejects.toThrow(/--request-log/)
+  })
+
   it('refuses unknown flags', async () => {
     await expect(parseSimulatorArgs(['--verbose'])).rejects.toThrow()
   })

@@ -20,6 +20,7 @@ Runs the Mender simulator until SIGINT/SIGTERM and prints its URL.
   --user-token-lifetime <sec>    lifetime of login JWTs (default 604800)
   --device-token-lifetime <sec>  lifetime of device JWTs (default 604800)
   --logger                       log every request
+  --request-log <n>              keep the latest n requests for /__sim/requests (default 1000)
   -h, --help                     this help`
 
 function splitOnce (text: string, sep: string, what: string): [string, string] {
@@ -32,6 +33,11 @@ function toInt (value: string | undefined, what: string): number | undefined {
   if (value === undefined) return undefined
   if (!/^-?\d+$/.test(value)) throw new Error(`invalid ${what}: ${JSON.stringify(value)}`)
   return Number(value)
+}
+
+function nonNegative (n: number, what: string): number {
+  if (n < 0) throw new Error(`invalid ${what}: ${n}`)
+  return n
 }
 
 function users (values: { user?: string[], 'tenant-user'?: string[] }): SimulatorUser[] | undefined {
@@ -62,7 +68,8 @@ export async function parseSimulatorArgs (argv: string[]): Promise<SimulatorOpti
       'tenant-token': { type: 'string', multiple: true },
       'user-token-lifetime': { type: 'string' },
       'device-token-lifetime': { type: 'string' },
-      logger: { type: 'boolean' }
+      logger: { type: 'boolean' },
+      'request-log': { type: 'string' }
     },
     strict: true
   })
@@ -83,6 +90,8 @@ export async function parseSimulatorArgs (argv: string[]): Promise<SimulatorOpti
   if (userLife !== undefined) opts.userTokenLifetimeSec = userLife
   if (deviceLife !== undefined) opts.deviceTokenLifetimeSec = deviceLife
   opts.logger = values.logger === true
+  const requestLog = toInt(values['request-log'], '--request-log')
+  if (requestLog !== undefined) opts.requestLog = nonNegative(requestLog, '--request-log')
   return opts
 }
 

@@ -47,7 +47,10 @@ export interface SimContext {
   users: UserDirectory
   multiTenant: boolean
   tenantTokens: Map<string, string>
+  /** The latest requests, at most `requestLogLimit` of them; `requestSeq` numbers them (1 after a reset). */
   requests: RecordedRequest[]
+  requestLogLimit: number
+  requestSeq: number
   counts: RequestCounts
   /** Requests in progress per group, and the most there have been at once since the last reset. */
   inFlight: RequestCounts
@@ -55,6 +58,9 @@ export interface SimContext {
   /** Tenant of a management token's claims ('' when not multi-tenant). */
   tenantOf: (claims: Record<string, unknown>) => string
 }
+
+/** Requests the log keeps by default: enough for a test to inspect, bounded under sustained load. */
+export const DEFAULT_REQUEST_LOG = 1000
 
 export function zeroCounts (): RequestCounts {
   return Object.fromEntries(FAULT_GROUPS.map((g) => [g, 0])) as RequestCounts
@@ -83,6 +89,8 @@ export function createContext (opts: SimulatorOptions, keys: JwtKeys): SimContex
     multiTenant,
     tenantTokens: new Map(Object.entries(opts.tenantTokens ?? {})),
     requests: [],
+    requestLogLimit: opts.requestLog ?? DEFAULT_REQUEST_LOG,
+    requestSeq: 0,
     counts: zeroCounts(),
     inFlight: zeroCounts(),
     peaks: zeroCounts(),

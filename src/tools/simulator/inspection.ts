@@ -8,10 +8,10 @@ import { PATHS, decodeJson, rawBody, sendError } from './http-util.js'
 import { deviceStatus, type DeviceRecord } from './store.js'
 import type { DeviceView, RecordedRequest, SimulatorSnapshot, SimulatorState } from './types.js'
 
-/** Appends a request to the log (body filled in later for parsed requests). */
+/** Appends a request to the log (body filled in later for parsed requests), dropping the oldest beyond the limit. */
 export function recordRequest (ctx: SimContext, req: IncomingMessage, group: FaultGroup | 'other'): RecordedRequest {
   const entry: RecordedRequest = {
-    seq: ctx.requests.length + 1,
+    seq: ++ctx.requestSeq,
     method: req.method ?? '',
     url: req.url ?? '',
     headers: { ...req.headers },
@@ -20,6 +20,8 @@ export function recordRequest (ctx: SimContext, req: IncomingMessage, group: Fau
     group
   }
   ctx.requests.push(entry)
+  const excess = ctx.requests.length - ctx.requestLogLimit
+  if (excess > 0) ctx.requests.splice(0, excess)
   return entry
 }
 

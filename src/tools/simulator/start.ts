@@ -19,6 +19,7 @@ function resetContext (ctx: ReturnType<typeof createContext>): void {
   ctx.tokens.reset()
   ctx.faults.clear()
   ctx.requests.length = 0
+  ctx.requestSeq = 0
   for (const counts of [ctx.counts, ctx.peaks]) Object.assign(counts, zeroCounts())
 }
 

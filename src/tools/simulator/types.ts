@@ -30,6 +30,8 @@ export interface SimulatorOptions {
   deviceTokenLifetimeSec?: number
   /** Fastify request logging; default off. */
   logger?: boolean
+  /** How many of the latest requests the request log keeps (older ones are dropped); default 1000. */
+  requestLog?: number
 }
 
 export type AuthSetStatus = 'pending' | 'accepted' | 'rejected' | 'preauthorized'
@@ -143,7 +145,7 @@ export interface Simulator {
   url: string
   port: number
   state: SimulatorState
-  /** Every request received, in order (live array; reset() empties it in place). */
+  /** The latest requests received (at most `requestLog`, oldest first; live array; reset() empties it in place). */
   requests: RecordedRequest[]
   /** Requests received per route group (faulted ones included). */
   counts: RequestCounts
