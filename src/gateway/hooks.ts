@@ -13,6 +13,7 @@ import { routeOf, type Admission, type RequestAdmission } from './request-admiss
 import { requestId } from './request-id.js'
 import { answerStream, isHttp2 } from './http2.js'
 import type { Http2ServerResponse } from 'node:http2'
+import { deviceGone, dropGone } from './proxy/upstream-answer.js'
 
 /** Time an answered, half-closed connection gets to drain before it is destroyed. */
 const CLOSE_GRACE_MS = 1000
@@ -54,7 +55,10 @@ export function addGatewayHooks (app: FastifyInstance, admission: RequestAdmissi
   app.addHook('onSend', async (request, reply) => {
     if (isDraining() && !isHttp2(request.raw)) reply.header('connection', 'close')
   })
-  app.setErrorHandler(async (err, request, reply) => await sendError(request, reply, err))
+  app.setErrorHandler(async (err, request, reply) => {
+    if (deviceGone(reply.raw as ServerResponse)) dropGone(request, reply, err)
+    else await sendError(request, reply, err)
+  })
   app.setNotFoundHandler(async (request, reply) => await sendError(request, reply, new HttpErrors.NOT_FOUND()))
 }
 

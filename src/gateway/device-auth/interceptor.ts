@@ -10,7 +10,7 @@ import { LogCodes, HttpErrors } from '../../errors.js'
 import { sendError } from '../error-reply.js'
 import { peerLog, peerSpki, type PeerIdentity } from '../../tls/peer.js'
 import { responseHeaders, type HeaderRewriter } from '../proxy/headers.js'
-import { upstreamFailure } from '../mender/upstream-error.js'
+import { answerUpstreamError } from '../proxy/upstream-answer.js'
 import { identityHash } from './identity.js'
 import { parseAuthRequest, type AuthRequest } from './parse.js'
 import { sameKey } from './keys.js'
@@ -95,7 +95,7 @@ function forward (
     contentType: request.headers['content-type'] ?? 'application/json',
     rewriteRequestHeaders: (_req, headers) => o.headers.rewrite(request, headers),
     rewriteHeaders: (headers) => responseHeaders(headers),
-    onError: (_reply, { error }) => { sendError(request, reply, upstreamFailure(error)) }
+    onError: (_reply, { error }) => { answerUpstreamError(request, reply, error) }
   })
 }
 
