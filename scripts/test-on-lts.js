@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm test`: lint, typecheck, build and the whole suite on the Node the image ships, then the unit and integration
 // suites on the oldest supported major (scripts/node-lts.js provides both binaries), and one closing line
-// `N passed, N failed` over both runs. `--config <file>` (`npm run test:reliability`): that suite on the shipped
-// Node only. Other arguments go to vitest. Each run puts its binary first on PATH, so every `node`, `npx` and tool the
-// tests start runs on it too. A failing step (lint, typecheck, build, fetching a binary) ends the run as one failure.
+// `N passed, N failed` over both runs. `--config <file>` (`npm run test:unit`, `npm run test:reliability`): that
+// suite on the shipped Node only. Other arguments go to vitest. Each run puts its binary first on PATH, so every
+// `node`, `npx` and tool the tests start runs on it too. A failing step (lint, typecheck, build, fetching a binary)
+// ends the run as one failure.
 import { spawnSync } from 'node:child_process'
 import { describeNode, ensureNode, nodeEnv, REPO_ROOT, testNodes } from './node-lts.js'
 import { runSuite, takeConfig } from './run-tests.js'

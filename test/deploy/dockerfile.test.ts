@@ -28,6 +28,12 @@ describe('Dockerfile', () => {
     expect(testNode.shipped.split('.').slice(0, 2).join('.')).toBe(imageTag)
   })
 
+  it('is documented as it is: the README names the image, both pinned test versions and engines', () => {
+    const readme = readRepoFile('README.md')
+    const named = [`node:${imageTag}-`, `Node ${testNode.shipped}`, `Node ${testNode.oldest}`, `\`${engines}\``]
+    expect(named.filter((n) => !readme.includes(n))).toEqual([])
+  })
+
   it('declares in engines exactly the tested majors, each pin inside its range', () => {
     const ranges = engines.split('||').map((r) => /^\^(\d+)\.(\d+)\.(\d+)$/.exec(r.trim())?.slice(1).map(Number) ?? [])
     const satisfies = (v: string): boolean => ranges.some(([major, minor = 0, patch = 0]) => {

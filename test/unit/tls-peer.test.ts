@@ -1,8 +1,8 @@
 // Unit tests of the peer identity derived from a device certificate, and its per-socket registry.
 import { X509Certificate, createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { commonName, identityOf, peerLog, peerOf, peerSpki, readPeer, setPeer } from '../../src/tls/peer.js'
-import { BROKEN_SAN, craftCert, tlv } from '../support/crafted-cert.js'
+import { commonName, identityOf, peerLog, peerOf, peerSpki, readPeer, sanValues, setPeer } from '../../src/tls/peer.js'
+import { BROKEN_SAN, craftCert, extensionDer, tlv } from '../support/crafted-cert.js'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
@@ -133,6 +133,13 @@ describe('readPeer (untrusted certificates)', () => {
 
   it('refuses a subjectAltName that does not decode', () => {
     expect(readPeer(new X509Certificate(craftCert({ extensions: [BROKEN_SAN] }).certPem))).toMatchObject({ ok: false })
+  })
+
+  it('reads a subjectAltName Node cannot format (not a SEQUENCE) as undecodable, without throwing', () => {
+    // Node 22 and 24 throw from subjectAltName here (Node 20 returned null)
+    const bad = extensionDer('551d11', tlv(0x00, tlv(0x82, Buffer.from('device.example'))))
+    const c = new X509Certificate(craftCert({ extensions: [bad] }).certPem)
+    expect([sanValues(c), readPeer(c)]).toEqual([undefined, { ok: false, detail: 'subjectAltName does not decode' }])
   })
 
   it('reads a certificate with an empty subject as an empty CN and DN', () => {
