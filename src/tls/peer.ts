@@ -45,10 +45,15 @@ export function commonName (dn: string | undefined): string {
 
 /**
  * SAN values of a certificate (`DNS:a, IP Address:1.2.3.4` → `a`, `1.2.3.4`); undefined when the certificate has a
- * subjectAltName extension Node cannot decode (it reports `null` then).
+ * subjectAltName extension Node cannot decode (Node 20 reports `null` then, Node 24 throws ERR_CRYPTO_OPERATION_FAILED).
  */
 export function sanValues (cert: X509Certificate): string[] | undefined {
-  const san: unknown = cert.subjectAltName
+  let san: unknown
+  try {
+    san = cert.subjectAltName
+  } catch {
+    return undefined
+  }
   if (san === undefined) return []
   if (typeof san !== 'string') return undefined
   return san.split(', ').map((entry) => entry.slice(entry.indexOf(':') + 1)).filter((v) => v !== '')

@@ -1,8 +1,8 @@
 // Unit tests of the peer identity derived from a device certificate, and its per-socket registry.
 import { X509Certificate, createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { commonName, identityOf, peerLog, peerOf, peerSpki, readPeer, setPeer } from '../../src/tls/peer.js'
-import { BROKEN_SAN, craftCert, tlv } from '../support/crafted-cert.js'
+import { commonName, identityOf, peerLog, peerOf, peerSpki, readPeer, sanValues, setPeer } from '../../src/tls/peer.js'
+import { BROKEN_SAN, craftCert, extensionDer, tlv } from '../support/crafted-cert.js'
 import { makeTestPki, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
@@ -133,6 +133,14 @@ describe('readPeer (untrusted certificates)', () => {
 
   it('refuses a subjectAltName that does not decode', () => {
     expect(readPeer(new X509Certificate(craftCert({ extensions: [BROKEN_SAN] }).certPem))).toMatchObject({ ok: false })
+  })
+
+  it('reads an undecodable subjectAltName as undefined and refuses it by name, on every Node version', () => {
+    // a GeneralName with universal tag 0 (fuzzing counterexample): Node 20 reports null, Node 24 throws
+    const san = extensionDer('551d11', Buffer.from('301182096c6f63616c686f737400047f000001', 'hex'))
+    const broken = new X509Certificate(craftCert({ extensions: [san] }).certPem)
+    expect(sanValues(broken)).toBeUndefined()
+    expect(readPeer(broken)).toEqual({ ok: false, detail: 'subjectAltName does not decode' })
   })
 
   it('reads a certificate with an empty subject as an empty CN and DN', () => {
