@@ -45,7 +45,7 @@ export function commonName (dn: string | undefined): string {
 
 /**
  * SAN values of a certificate (`DNS:a, IP Address:1.2.3.4` → `a`, `1.2.3.4`); undefined when the certificate has a
- * subjectAltName extension Node cannot decode (Node 20 reports `null` then, Node 24 throws ERR_CRYPTO_OPERATION_FAILED).
+ * subjectAltName extension Node cannot decode (Node 20 reports `null`, Node 24 throws ERR_CRYPTO_OPERATION_FAILED).
  */
 export function sanValues (cert: X509Certificate): string[] | undefined {
   let san: unknown
