@@ -142,6 +142,14 @@ describe('readPeer (untrusted certificates)', () => {
     expect([sanValues(c), readPeer(c)]).toEqual([undefined, { ok: false, detail: 'subjectAltName does not decode' }])
   })
 
+  it('reads an undecodable subjectAltName as undefined and refuses it by name, on every Node version', () => {
+    // a GeneralName with universal tag 0 (fuzzing counterexample): Node 20 reports null, Node 24 throws
+    const san = extensionDer('551d11', Buffer.from('301182096c6f63616c686f737400047f000001', 'hex'))
+    const broken = new X509Certificate(craftCert({ extensions: [san] }).certPem)
+    expect(sanValues(broken)).toBeUndefined()
+    expect(readPeer(broken)).toEqual({ ok: false, detail: 'subjectAltName does not decode' })
+  })
+
   it('reads a certificate with an empty subject as an empty CN and DN', () => {
     const r = readPeer(new X509Certificate(craftCert({ subject: tlv(0x30) }).certPem))
     expect(r.ok && [r.peer.cn, r.peer.subject, r.peer.names]).toEqual(['', '', []])
