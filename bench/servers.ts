@@ -14,7 +14,9 @@ user root;
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
 worker_rlimit_nofile ${fdLimit};
-events { worker_connections ${Math.floor((fdLimit - 100) / 2)}; }
+# worker_connections counts idle device connections (one descriptor each) with the rest: at the limit nginx keeps
+# refusing and the idle client keeps reconnecting, so it is as large as the descriptors allow
+events { worker_connections ${fdLimit - 100}; }
 http {
   access_log ${dir}/nginx-access.log combined;
   client_body_temp_path ${dir}/nginx-body;
