@@ -5,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { connect, type TLSSocket } from 'node:tls'
 import type { Agent } from 'undici'
 import type { TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
-import { authRequest, deviceAgent, postAuth, send } from '../support/device.js'
+import { type GatewayHandle, openAdmitted, type AdmittedSetup } from '../support/gateway.js'
+import { authRequest, send } from '../support/device.js'
 import type { Simulator } from '../../src/tools/simulator/index.js'
 
 const INVENTORY = '/api/devices/v1/inventory/device/attributes'
@@ -14,23 +14,17 @@ const AUTH = '/api/devices/v1/authentication/auth_requests'
 
 let pki: TestPki
 let sim: Simulator
-let backend: Backend
+let setup: AdmittedSetup
 let gw: GatewayHandle
 let agent: Agent
 let jwt: string
 
 beforeAll(async () => {
-  ;({ pki, sim } = backend = await openBackend())
-  gw = await startGateway({ pki, backendUrl: sim.url })
-  agent = deviceAgent(pki, pki.devices.ec)
-  jwt = (await postAuth(agent, gw.url, authRequest(pki.devices.ec.keyPem, { mac: '02:00:00:00:0a:01' }))).text
+  setup = await openAdmitted('02:00:00:00:0a:01')
+  ;({ pki, sim, gw, agent, jwt } = setup)
 })
 
-afterAll(async () => {
-  await agent?.close()
-  await gw?.close()
-  await backend?.close()
-})
+afterAll(async () => { await setup?.close() })
 
 beforeEach(() => { sim.faults.clear() })
 

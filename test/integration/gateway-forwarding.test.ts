@@ -4,9 +4,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net'
-import type { Agent } from 'undici'
-import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
-import { authRequest, deviceAgent, postAuth, AUTH_URL_PATH } from '../support/device.js'
+import { startGateway, type GatewayHandle, openAdmitted, type AdmittedSetup } from '../support/gateway.js'
+import { authRequest, AUTH_URL_PATH } from '../support/device.js'
 import { closeServer, listenOnLoopback } from '../support/local-server.js'
 import { jsonBody, openRaw, rawExchange, readAll } from '../support/raw-tls.js'
 import type { TestPki } from '../support/pki.js'
@@ -15,25 +14,18 @@ import type { Simulator } from '../../src/tools/simulator/index.js'
 const NEXT = '/api/devices/v1/deployments/device/deployments/next'
 const INVENTORY = '/api/devices/v1/inventory/device/attributes'
 
-let backend: Backend
+let setup: AdmittedSetup
 let pki: TestPki
 let sim: Simulator
 let gw: GatewayHandle
-let agent: Agent
 let jwt: string
 
 beforeAll(async () => {
-  ;({ pki, sim } = backend = await openBackend())
-  gw = await startGateway({ pki, backendUrl: sim.url })
-  agent = deviceAgent(pki, pki.devices.ec)
-  jwt = (await postAuth(agent, gw.url, authRequest(pki.devices.ec.keyPem, { mac: '02:00:00:00:08:01' }))).text
+  setup = await openAdmitted('02:00:00:00:08:01')
+  ;({ pki, sim, gw, jwt } = setup)
 })
 
-afterAll(async () => {
-  await agent?.close()
-  await gw?.close()
-  await backend?.close()
-})
+afterAll(async () => { await setup?.close() })
 
 beforeEach(() => { sim.requests.length = 0; sim.faults.clear() })
 

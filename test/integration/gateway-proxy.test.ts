@@ -7,8 +7,8 @@ import { connect } from 'node:tls'
 import WebSocket from 'ws'
 import type { Agent } from 'undici'
 import type { TestPki } from '../support/pki.js'
-import { startGateway, type GatewayHandle, openBackend, type Backend } from '../support/gateway.js'
-import { authRequest, deviceAgent, postAuth, send } from '../support/device.js'
+import { startGateway, type GatewayHandle, openAdmitted, type AdmittedSetup } from '../support/gateway.js'
+import { send } from '../support/device.js'
 import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
 
 const INVENTORY = '/api/devices/v1/inventory/device/attributes'
@@ -17,23 +17,17 @@ const CONNECT = '/api/devices/v1/deviceconnect/connect'
 
 let pki: TestPki
 let sim: Simulator
-let backend: Backend
+let setup: AdmittedSetup
 let gw: GatewayHandle
 let agent: Agent
 let jwt: string
 
 beforeAll(async () => {
-  ;({ pki, sim } = backend = await openBackend())
-  gw = await startGateway({ pki, backendUrl: sim.url })
-  agent = deviceAgent(pki, pki.devices.ec)
-  jwt = (await postAuth(agent, gw.url, authRequest(pki.devices.ec.keyPem, { mac: '02:00:00:00:02:01' }))).text
+  setup = await openAdmitted('02:00:00:00:02:01')
+  ;({ pki, sim, gw, agent, jwt } = setup)
 })
 
-afterAll(async () => {
-  await agent?.close()
-  await gw?.close()
-  await backend?.close()
-})
+afterAll(async () => { await setup?.close() })
 
 beforeEach(() => { sim.requests.length = 0; sim.faults.clear() })
 

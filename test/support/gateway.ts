@@ -10,6 +10,8 @@ import type { ReloadResult } from '../../src/tls/reloader.js'
 import { metricValue } from './metrics.js'
 import { makeTestPki, type TestPki } from './pki.js'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/tools/simulator/index.js'
+import type { Agent } from 'undici'
+import { authRequest, deviceAgent, postAuth } from './device.js'
 
 export interface LogRecord { level: string, msg: string, code?: string, event?: string, [k: string]: unknown }
 
@@ -93,4 +95,25 @@ export async function openBackend (simOptions?: SimulatorOptions): Promise<Backe
   const pki = await makeTestPki()
   const sim = await startSimulator(simOptions)
   return { pki, sim, close: async () => { await sim.close(); await pki.cleanup() } }
+}
+
+/** A backend, a gateway in front of it and the `ec` test device admitted through it (its agent and Mender JWT). */
+export interface AdmittedSetup extends Backend {
+  gw: GatewayHandle
+  agent: Agent
+  jwt: string
+}
+
+/** Opens a backend and a gateway and admits the `ec` device (identity `{ mac }`); `close` ends all of it. */
+export async function openAdmitted (mac: string): Promise<AdmittedSetup> {
+  const backend = await openBackend()
+  const gw = await startGateway({ pki: backend.pki, backendUrl: backend.sim.url })
+  const agent = deviceAgent(backend.pki, backend.pki.devices.ec)
+  const jwt = (await postAuth(agent, gw.url, authRequest(backend.pki.devices.ec.keyPem, { mac }))).text
+  const close = async (): Promise<void> => {
+    await agent.close()
+    await gw.close()
+    await backend.close()
+  }
+  return { ...backend, gw, agent, jwt, close }
 }
