@@ -187,8 +187,12 @@ describe(`gateway with ${WORKERS} workers`, () => {
     p.child.kill('SIGHUP')
     const done = await p.waitFor((l) => p.lines.indexOf(l) >= from && l.event === 'workers_reloaded', 30_000)
     expect(done).toMatchObject({ workers: WORKERS, ok: true })
-    const reloaded = p.lines.slice(from).filter((l) => l.event === 'reload' && l.changed === true).map((l) => l.worker)
-    expect(new Set(reloaded).size).toBe(WORKERS)
+    // a worker answers the primary once its reload is logged, but its line may reach the shared stdout pipe after the
+    // primary's (a full pipe makes the logger write later): wait for every worker's line, not for the order
+    const reloadedBy = (): Set<unknown> =>
+      new Set(p.lines.slice(from).filter((l) => l.event === 'reload' && l.changed === true).map((l) => l.worker))
+    await p.waitFor(() => reloadedBy().size === WORKERS, 30_000)
+    expect(reloadedBy().size).toBe(WORKERS)
     const seen = await Promise.all(Array.from({ length: 6 }, async () => await presented(port)))
     expect(new Set(seen)).toEqual(new Set([fresh]))
   }, 60_000)
