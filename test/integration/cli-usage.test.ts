@@ -5,9 +5,13 @@ import { runCli } from '../support/process.js'
 
 interface Run { code: number | null, stdout: string, stderr: string }
 
+// all of a block's processes start at once (each a Node with tsx): on a loaded machine that takes long, so a block
+// has two minutes, and a process still running shortly before that is killed, so none outlives its test
+const BLOCK_TIMEOUT = 120_000
+
 async function run (args: string[]): Promise<Run> {
   const p = runCli(args, {})
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000)
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), BLOCK_TIMEOUT - 10_000)
   const code = await p.exited
   clearTimeout(timer)
   return { code, stdout: p.stdout(), stderr: p.stderr() }
@@ -17,7 +21,7 @@ const CERTS = ['demo', 'ca', 'intermediate', 'server', 'device', 'revoke']
 const COMMANDS = ['serve', 'check-config', 'certs', 'sim', 'demo', 'version', 'help']
 const ONE_USAGE_LINE = /^mtls-ambassador: [^\n]+ \(try --help\)\n$/
 
-describe.concurrent('--help', () => {
+describe.concurrent('--help', { timeout: BLOCK_TIMEOUT }, () => {
   const cases = [[], ...COMMANDS.map((c) => [c]), ...CERTS.map((c) => ['certs', c])]
     .map((words) => [words.join(' '), words])
   it.each(cases)('mtls-ambassador %s --help prints its usage on stdout and exits 0', async (name, words) => {
@@ -38,7 +42,7 @@ describe.concurrent('--help', () => {
   })
 })
 
-describe.concurrent('usage errors: one line on stderr, exit 2, no stack', () => {
+describe.concurrent('usage errors: one line on stderr, exit 2, no stack', { timeout: BLOCK_TIMEOUT }, () => {
   const cases: string[][] = [
     ['frobnicate'],
     ['--bogus'],
