@@ -155,6 +155,7 @@ describe('only canonical paths are forwarded', () => {
   const refused = [
     `${AUTH};x`, `${AUTH};jsessionid=1`, `${AUTH}%3b`, `${AUTH}%3B`, `${AUTH}%00`, `${AUTH}%20`, `${AUTH}%09`,
     `${AUTH}.`, `${AUTH}%2e`, `${AUTH}%2E`, `${AUTH}/`, '/api/devices/v1/authentication/auth%5Frequests',
+    '/api/devices/v1/authentication/auth_reque%C5%BFts', '/api/devices/v1/authent%C4%B1cation/auth_requests',
     '/api/devices/v1/./deployments/device/deployments/next', '/api/devices/v1/x/../deployments/device/deployments/next',
     '/api/devices/v1/%2e%2e/v1/deployments/device/deployments/next', '/api/devices/v1/%2E/deployments',
     '/api/devices//v1/deployments', '/api/devices/v1%2fdeployments', '/api/devices/v1%5cdeployments',

@@ -3,6 +3,9 @@
 // refuses a body whose reading is ambiguous: a field matched by two keys, or by a spelling Go versions disagree on.
 import { HttpErrors, type CodedError } from '../../errors.js'
 import { readJson, type JsonValue } from './json-reader.js'
+import { goFoldUpper } from '../mender/go-fold.js'
+
+export { GO_FOLDS } from '../mender/go-fold.js'
 
 /** Deepest nesting accepted in the body (Mender's own limit is Go's 10,000). */
 export const BODY_MAX_DEPTH = 32
@@ -13,29 +16,11 @@ export type AuthField = typeof AUTH_FIELDS[number]
 /** The three fields as Go leaves them: '' when absent or null. */
 export type AuthFields = Record<AuthField, string>
 
-/**
- * The non-ASCII runes Go folds to an ASCII letter (unicode.ToUpper(unicode.ToLower(r))). `stable`: every Go version
- * matches them (Kelvin sign and long s are special-cased since Go 1.0); dotted and dotless i match only since Go 1.21's
- * foldName, so the reading of a key holding them depends on the Go build of Mender.
- */
-export const GO_FOLDS = new Map<string, { letter: string, stable: boolean }>([
-  ['\u0130', { letter: 'I', stable: false }],
-  ['\u0131', { letter: 'I', stable: false }],
-  ['\u017F', { letter: 'S', stable: true }],
-  ['\u212A', { letter: 'K', stable: true }]
-])
-
 /** Which field a key lands in, by Go's rule, and whether every Go version agrees; undefined for unknown keys. */
 export function matchField (key: string): { field: AuthField, stable: boolean } | undefined {
   const exact = AUTH_FIELDS.find((f) => f === key)
   if (exact !== undefined) return { field: exact, stable: true }
-  let folded = ''
-  let stable = true
-  for (const ch of key) {
-    const special = GO_FOLDS.get(ch)
-    if (special !== undefined) stable &&= special.stable
-    folded += special?.letter ?? (ch < '\u0080' ? ch.toUpperCase() : ch)
-  }
+  const { folded, stable } = goFoldUpper(key)
   const field = AUTH_FIELDS.find((f) => f.toUpperCase() === folded)
   return field === undefined ? undefined : { field, stable }
 }

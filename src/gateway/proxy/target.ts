@@ -2,6 +2,7 @@
 // this module, for HTTP requests and websocket upgrades alike; the upstream URL is always the configured backend
 // joined with the canonical path, never anything the target names.
 import { AUTH_PATH } from '../mender/paths.js'
+import { goFoldUpper } from '../mender/go-fold.js'
 
 export type TargetRefusal = 'BAD_TARGET' | 'AUTH_PATH_ALIAS' | 'MISDIRECTED'
 
@@ -82,7 +83,9 @@ function looksLikeAuthPath (path: string): boolean {
     if (seg === '..') out.pop()
     else out.push(seg)
   }
-  return '/' + out.join('/').toLowerCase() === AUTH_PATH.toLowerCase()
+  // folded as Go folds (long s, Kelvin sign, dotted and dotless i beside ASCII): a Go router matching paths
+  // case-insensitively reads `auth_reque%C5%BFts` as the auth path
+  return goFoldUpper('/' + out.join('/')).folded === AUTH_PATH.toUpperCase()
 }
 
 const AUTH_LOWER = AUTH_PATH.toLowerCase()
