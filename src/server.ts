@@ -77,13 +77,13 @@ interface ModesRunning {
 
 /** Builds and starts every configured mode; on any failure closes what had started and rejects. */
 async function startModes (
-  config: Config, logger: Logger, registry: ReturnType<typeof createRegistry>, also: Array<() => Promise<void>> = []
+  config: Config, logger: Logger, registry: ReturnType<typeof createRegistry>
 ): Promise<ModesRunning> {
   const modes = await buildModes(config, logger, registry)
   const deadline = config.common.shutdown_timeout
   const stop = async (): Promise<void> => {
     logger.info({ event: 'shutdown', timeoutMs: deadline }, 'draining connections')
-    await Promise.allSettled([...modes.map(async (m) => await m.close(deadline)), ...also.map(async (f) => await f())])
+    await Promise.allSettled(modes.map(async (m) => await m.close(deadline)))
   }
   try {
     for (const m of modes) await m.start()
@@ -101,20 +101,19 @@ async function startModes (
 /** Starts every configured mode and the status listener; on any failure closes what had started and rejects. */
 export async function startServer (config: Config, logger: Logger): Promise<Running> {
   const registry = createRegistry()
-  let readiness = (): Readiness => ({ ready: false, checks: {} })
-  const statusApp = buildStatusApp(logger, () => readiness(), registry)
-  const running = await startModes(config, logger, registry, [async () => { await statusApp.close() }])
-  readiness = running.readiness
+  const running = await startModes(config, logger, registry)
+  const statusApp = buildStatusApp(logger, running.readiness, registry)
+  const stop = async (): Promise<void> => { await Promise.allSettled([running.stop(), statusApp.close()]) }
   let statusUrl: string | undefined
   try {
     statusUrl = await listenStatus(statusApp, config)
   } catch (err) {
-    await running.stop()
+    await stop()
     throw err
   }
   const { addresses, modes } = running
   logger.info({ event: 'listening', url: addresses.gateway, statusUrl, addresses, modes: modes.map((m) => m.name) }, 'mtls-ambassador listening')
-  return { url: addresses.gateway ?? '', statusUrl, addresses, reload: running.reload, stop: running.stop }
+  return { url: addresses.gateway ?? '', statusUrl, addresses, reload: running.reload, stop }
 }
 
 /** The primary of `count` workers: they run the modes, it runs the status listener and answers for all of them. */
