@@ -5,61 +5,33 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { constants } from 'node:http2'
 import { connect as netConnect } from 'node:net'
 import WebSocket from 'ws'
-import { makeTestPki, type TestPki } from '../support/pki.js'
-import { startGateway, TEST_USER, type GatewayHandle } from '../support/gateway.js'
+import type { TestPki } from '../support/pki.js'
+import { startGateway, type GatewayHandle } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest, eventually, eventuallyAsync } from '../support/device.js'
 import { exchange, h2Exchange, menderError, openH2, h2Request, type DeviceAnswer, type Proto } from '../support/http2-device.js'
-import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
-import { issueServerCert } from '../../src/tools/pki/index.js'
+import { openTwoTenants, type TwoTenants } from '../support/two-tenants.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 const run = promisify(execFile)
-const ACME = { email: 'acme@example.com', password: 'acme-password', tenant: 't-acme' }
 const NEXT = '/api/devices/v1/deployments/device/deployments/next'
 const CONNECT_WS = '/api/devices/v1/deviceconnect/connect'
 const PROTOS: Proto[] = ['h1', 'h2']
 let pki: TestPki
 let sim: Simulator
 let gw: GatewayHandle
-let dir: string
+let setup: TwoTenants
 let jwt: string
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  dir = await mkdtemp(join(tmpdir(), 'mtls-h2-'))
-  const server = await issueServerCert(pki.root, { cn: 'localhost', dns: ['localhost', 'acme.test'], ips: ['127.0.0.1'] })
-  await writeFile(join(dir, 'server.crt'), server.chainPem)
-  await writeFile(join(dir, 'server.key'), server.keyPem)
-  sim = await startSimulator({
-    multiTenant: true,
-    users: [{ ...TEST_USER, tenant: 't-default' }, ACME],
-    tenantTokens: { 'tok-default': 't-default', 'tok-acme': 't-acme' }
-  })
-  gw = await startGateway({
-    pki,
-    backendUrl: sim.url,
-    overrides: {
-      server_cert: join(dir, 'server.crt'),
-      server_key: join(dir, 'server.key'),
-      tenant_token: 'tok-default',
-      body_limit: 4096,
-      tenants: [{ name: 'acme', ca_pem: pki.foreign.certPath, mender_user: ACME.email, mender_pass: ACME.password, sni: ['acme.test'], tenant_token: 'tok-acme' }]
-    }
-  })
+  setup = await openTwoTenants({ body_limit: 4096 })
+  ;({ pki, sim, gw } = setup)
   jwt = (await auth('h1', { mac: '02:00:00:00:12:00' })).body
 })
 
-afterAll(async () => {
-  await gw?.close()
-  await sim?.close()
-  await pki?.cleanup()
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-})
+afterAll(async () => { await setup?.close() })
 
 beforeEach(() => { sim.requests.length = 0 })
 

@@ -5,52 +5,25 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { connect } from 'node:tls'
-import { makeTestPki, type TestCert, type TestPki } from '../support/pki.js'
-import { startGateway, TEST_USER, type GatewayHandle } from '../support/gateway.js'
+import type { TestCert, TestPki } from '../support/pki.js'
+import type { GatewayHandle } from '../support/gateway.js'
 import { AUTH_URL_PATH, authRequest, eventually } from '../support/device.js'
-import { startSimulator, type Simulator } from '../../src/tools/simulator/index.js'
-import { issueServerCert } from '../../src/tools/pki/index.js'
+import { openTwoTenants, type TwoTenants } from '../support/two-tenants.js'
+import type { Simulator } from '../../src/tools/simulator/index.js'
 
 const run = promisify(execFile)
-const ACME = { email: 'acme@example.com', password: 'acme-password', tenant: 't-acme' }
 let pki: TestPki
 let sim: Simulator
 let gw: GatewayHandle
-let dir: string
+let setup: TwoTenants
 
 beforeAll(async () => {
-  pki = await makeTestPki()
-  dir = await mkdtemp(join(tmpdir(), 'mtls-tenants-'))
-  const server = await issueServerCert(pki.root, { cn: 'localhost', dns: ['localhost', 'acme.test'], ips: ['127.0.0.1'] })
-  await writeFile(join(dir, 'server.crt'), server.chainPem)
-  await writeFile(join(dir, 'server.key'), server.keyPem)
-  sim = await startSimulator({
-    multiTenant: true,
-    users: [{ ...TEST_USER, tenant: 't-default' }, ACME],
-    tenantTokens: { 'tok-default': 't-default', 'tok-acme': 't-acme' }
-  })
-  gw = await startGateway({
-    pki,
-    backendUrl: sim.url,
-    overrides: {
-      server_cert: join(dir, 'server.crt'),
-      server_key: join(dir, 'server.key'),
-      tenant_token: 'tok-default',
-      tenants: [{ name: 'acme', ca_pem: pki.foreign.certPath, mender_user: ACME.email, mender_pass: ACME.password, sni: ['acme.test'], tenant_token: 'tok-acme' }]
-    }
-  })
+  setup = await openTwoTenants()
+  ;({ pki, sim, gw } = setup)
 })
 
-afterAll(async () => {
-  await gw?.close()
-  await sim?.close()
-  await pki?.cleanup()
-  await rm(dir, { recursive: true, force: true })
-})
+afterAll(async () => { await setup?.close() })
 
 beforeEach(() => { sim.reset() })
 
