@@ -2,7 +2,6 @@
 // sessions (openssl s_client -sess_in/-sess_out, Node's 'session' event) resumes on every reconnection, against the
 // gateway and a reverse tunnel alike. A device denylisted meanwhile is still refused when it offers its ticket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +10,7 @@ import type { TestCert, TestPki } from '../support/pki.js'
 import { openBackend, startGateway, TEST_USER, type Backend, type GatewayHandle } from '../support/gateway.js'
 import { echoServer, reverseTunnel, startTunnels, type EchoServer, type TunnelsHandle } from '../support/tunnel.js'
 import { eventually } from '../support/device.js'
+import { sClient as openSslClient, type SClientOutcome } from '../support/s-client.js'
 
 const RECONNECTS = 5
 const STATUS_REQUEST = 'GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
@@ -30,35 +30,14 @@ afterAll(async () => {
   await backend?.close()
 })
 
-interface Outcome { session: 'New' | 'Reused' | undefined, version: string | undefined, output: string }
+type Outcome = SClientOutcome
 
-/**
- * One `openssl s_client` connection to 127.0.0.1:port presenting `dev`, resuming the session in file `sessIn` when
- * given and saving the session it ends with to `sessOut`; `input` is sent, then it reads until the server closes.
- */
+/** One `openssl s_client` connection presenting `dev` (see support/s-client.ts), checked against the test root. */
 async function sClient (
   port: number, dev: TestCert, sessOut: string, input: string, sessIn?: string, extra: string[] = []
 ): Promise<Outcome> {
-  const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-cert', dev.certPath, '-key', dev.keyPath,
-    '-CAfile', pki.root.certPath, '-ign_eof', '-sess_out', sessOut, ...(sessIn === undefined ? [] : ['-sess_in', sessIn]),
-    ...extra]
-  return await new Promise((resolve, reject) => {
-    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] })
-    // kept apart: interleaved chunks of the two streams would split lines
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-    child.on('error', (err) => { clearTimeout(timer); reject(err) }) // openssl missing: the test fails
-    child.on('close', () => {
-      clearTimeout(timer)
-      const output = `${stdout}\n${stderr}`
-      const m = /^(New|Reused), (TLSv[\d.]+)/m.exec(output)
-      resolve({ session: m?.[1] as Outcome['session'], version: m?.[2], output })
-    })
-    child.stdin.end(input)
-  })
+  const resume = sessIn === undefined ? {} : { sessIn }
+  return await openSslClient({ port, dev, caPath: pki.root.certPath, sessOut, input, ...resume, extra })
 }
 
 /** A full handshake, then `RECONNECTS` connections each resuming the session the previous one saved. */

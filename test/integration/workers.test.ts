@@ -4,7 +4,6 @@
 // service goes on; SIGTERM drains an in-flight request and exits 0; a reverse tunnel carries bytes with two workers;
 // a worker's startup failure fails the start as a single process would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
 import { X509Certificate, randomBytes } from 'node:crypto'
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -18,6 +17,7 @@ import { runCli, type CliProcess } from '../support/process.js'
 import { authRequest, deviceAgent, eventually, eventuallyAsync, postAuth, send } from '../support/device.js'
 import { metricValue } from '../support/metrics.js'
 import { echoServer, mtlsConnected, reverseTunnel, type EchoServer } from '../support/tunnel.js'
+import { sClient as openSslClient, type SClientOutcome } from '../support/s-client.js'
 
 const WORKERS = 2
 const RECONNECTS = 8
@@ -73,25 +73,10 @@ async function freshGet (url: string, dev: TestCert, path: string): Promise<numb
   }
 }
 
-interface Outcome { session: 'New' | 'Reused' | undefined, output: string }
-
 /** `openssl s_client` to `port` presenting `dev`, resuming from `sessIn`, saving its session to `sessOut`. */
-async function sClient (port: number, dev: TestCert, sessOut: string, sessIn?: string): Promise<Outcome> {
-  const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-cert', dev.certPath, '-key', dev.keyPath,
-    '-CAfile', pki.root.certPath, '-ign_eof', '-sess_out', sessOut, ...(sessIn === undefined ? [] : ['-sess_in', sessIn])]
-  return await new Promise((resolve, reject) => {
-    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', () => {})
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-    child.on('error', (err) => { clearTimeout(timer); reject(err) })
-    child.on('close', () => {
-      clearTimeout(timer)
-      resolve({ session: /^(New|Reused), TLSv1\.3/m.exec(stdout)?.[1] as Outcome['session'], output: stdout })
-    })
-    child.stdin.end(STATUS_REQUEST)
-  })
+async function sClient (port: number, dev: TestCert, sessOut: string, sessIn?: string): Promise<SClientOutcome> {
+  const resume = sessIn === undefined ? {} : { sessIn }
+  return await openSslClient({ port, dev, caPath: pki.root.certPath, sessOut, input: STATUS_REQUEST, ...resume })
 }
 
 /** The fingerprint of the certificate the gateway presents on a new connection. */
@@ -146,7 +131,8 @@ describe(`gateway with ${WORKERS} workers`, () => {
     const file = (i: number): string => join(dir, `chain-${i}.sess`)
     const outcomes = [await sClient(port, pki.devices.ec, file(0))]
     for (let i = 1; i <= RECONNECTS; i++) outcomes.push(await sClient(port, pki.devices.ec, file(i), file(i - 1)))
-    expect(outcomes.map((o) => o.session)).toEqual(['New', ...Array<string>(RECONNECTS).fill('Reused')])
+    expect(outcomes.map((o) => `${o.session ?? 'failed'} ${o.version ?? ''}`))
+      .toEqual(['New TLSv1.3', ...Array<string>(RECONNECTS).fill('Reused TLSv1.3')])
     expect(outcomes.every((o) => o.output.includes('HTTP/1.1 200'))).toBe(true)
     expect(await eventually(() => servedBy(p, from).size === WORKERS, 5000)).toBe(true)
   }, 120_000)
