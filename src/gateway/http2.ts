@@ -5,7 +5,7 @@
 // none of for HTTP/2 (first request, idle session, whole request), GOAWAY on drain, closing every connection at the
 // drain deadline, and Mender-shaped answers written on a stream.
 import { constants, type Http2SecureServer, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
-import { maxHeaderSize } from 'node:http'
+import { METHODS, maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
@@ -14,6 +14,7 @@ import type { DeepReadonly } from '../lib/deep-freeze.js'
 import { HttpErrors, LogCodes, type CodedError } from '../errors.js'
 import { peerLog, peerOf } from '../tls/peer.js'
 import { errorBody, sendError } from './error-reply.js'
+import { requestId } from './request-id.js'
 
 type Gw = DeepReadonly<Pick<GatewayConfig, 'http2' | 'headers_timeout' | 'request_timeout' | 'keep_alive_timeout'>>
 
@@ -148,6 +149,30 @@ function streamDeadline (stream: ServerHttp2Stream, g: Gw, log: Logger): void {
   stream.once('close', done)
 }
 
+/** The methods Node's HTTP/1.1 parser reads (and Fastify routes): `:method` on HTTP/2 is any token. */
+const KNOWN_METHODS = new Set(METHODS)
+
+/**
+ * Puts a method check before Fastify's request handler: an HTTP/2 `:method` that HTTP/1.1's parser would refuse
+ * (`post`, `FOO`) gets the same 400 MTLS_ERR_BAD_REQUEST, with one coded line, instead of reaching Fastify's router,
+ * which has no route for it. HTTP/1.1 requests pass untouched (their parser checked the method).
+ */
+function checkMethods (server: Http2SecureServer, log: Logger): void {
+  const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
+  server.removeAllListeners('request')
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (isHttp2(req) && !KNOWN_METHODS.has(req.method ?? '')) {
+      const coded = new HttpErrors.BAD_REQUEST()
+      const id = requestId(req)
+      const method = (req.method ?? '').slice(0, 32)
+      log.warn({ code: coded.code, reqId: id, reason: 'unknown method', method, http: '2', device: peerLog(peerOf(req.socket)) }, coded.message)
+      answerStream(res as unknown as Http2ServerResponse, id, coded)
+      return
+    }
+    for (const handler of handlers) handler.call(server, req, res)
+  })
+}
+
 /**
  * Sets up the HTTP/2 listener of `app` (created with listenerOptions; a no-op for HTTPS alone). Must run before the
  * gateway's own hooks and before the TLS guard is installed.
@@ -164,6 +189,7 @@ export function serveHttp2 (app: FastifyInstance, g: Gw, log: Logger): void {
   server.connectionsCheckingInterval = Math.min(1000, g.headers_timeout)
   // Node forwards handshake failures to 'clientError' (Fastify's HTTP parser handler): the TLS guard logs them itself
   for (const listener of server.listeners('tlsClientError')) server.removeListener('tlsClientError', listener as never)
+  checkMethods(server, log)
   const t: Tracked = { sockets: new Set(), sessions: new Set() }
   tracked.set(server, t)
   server.on('secureConnection', (socket: TLSSocket) => {

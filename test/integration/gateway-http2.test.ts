@@ -130,6 +130,19 @@ describe.each(PROTOS)('the same decisions over %s', (proto) => {
     expect(sim.requests.length).toBe(0)
   })
 
+  // HTTP/1.1's parser reads only the methods it knows; HTTP/2's :method is any token: the same 400 on both
+  const methods = [['post', AUTH_URL_PATH], ['Post', AUTH_URL_PATH], ['get', NEXT], ['FOO', NEXT]]
+  it.each(methods)('refuses the method %j on %s with 400 and forwards nothing', async (method, path) => {
+    const mac = '02:00:00:00:12:20'
+    const req = authRequest(pki.devices.ec.keyPem, { mac }, { tenant_token: 'tok-default' })
+    const body = path === AUTH_URL_PATH ? { body: req.body } : {}
+    const a = await call({ method, path, headers: { ...req.headers, ...bearer() }, ...body })
+    expectRefusal(a, 400, 'MTLS_ERR_BAD_REQUEST')
+    expect(sim.requests.length).toBe(0)
+    expect(sim.state.deviceByIdentity({ mac }, 't-default')).toBeUndefined()
+    expect(gw.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('fastify bug'))).toBe(false)
+  })
+
   // absolute-form and the like exist only on HTTP/1.1; HTTP/2 framing (nghttp2) resets a stream whose :path is not a
   // valid origin-form path (PROTOCOL_ERROR), as Node's HTTP/1.1 parser refuses bytes it cannot read
   it.each([
@@ -308,6 +321,44 @@ describe('HTTP/2 specifics', () => {
         ws.terminate()
       }
     }
+  })
+})
+
+describe('HTTP/2 body framing', () => {
+  // a content-length that disagrees with the DATA frames must not let a device get another body checked than the one
+  // Mender reads: nghttp2 resets the stream, nothing is preauthorized, and Mender never gets a complete request
+  const lengths: Array<[string, (n: number) => number]> = [['shorter', (n) => n - 20], ['longer', (n) => n + 20]]
+
+  it.each(lengths)('resets an auth request whose content-length is %s than its body, preauthorizing nothing', async (which, length) => {
+    const mac = `02:00:00:00:13:0${which === 'longer' ? 1 : 2}`
+    const req = authRequest(pki.devices.ec.keyPem, { mac }, { tenant_token: 'tok-default' })
+    const a = await h2Exchange(gw.port, pki, {
+      method: 'POST',
+      path: AUTH_URL_PATH,
+      headers: { ...req.headers, 'content-length': String(length(req.body.length)) },
+      body: req.body,
+      device: pki.devices.ec
+    })
+    expect(a.status).toBe(0)
+    expect(a.error).toBe(`rst ${constants.NGHTTP2_PROTOCOL_ERROR}`)
+    expect(sim.requests.length).toBe(0)
+    expect(sim.state.deviceByIdentity({ mac }, 't-default')).toBeUndefined()
+  })
+
+  it.each(lengths)('resets an upload whose content-length is %s than its body; Mender never gets it whole', async (_, length) => {
+    const path = '/api/devices/v1/inventory/device/attributes'
+    const body = JSON.stringify([{ name: 'pad', value: 'x'.repeat(1000) }])
+    const declared = length(body.length)
+    const a = await h2Exchange(gw.port, pki, {
+      method: 'PATCH', path, headers: { ...bearer(), 'content-type': 'application/json', 'content-length': String(declared) }, body, device: pki.devices.ec
+    })
+    expect(a.status).toBe(0)
+    expect(a.error).toBe(`rst ${constants.NGHTTP2_PROTOCOL_ERROR}`)
+    for (const r of sim.requests.filter((q) => q.url === path)) expect(r.bodyBytes.length).toBeLessThan(declared)
+    // the gateway's connection to Mender that carried the cut request is not reused for the next one
+    const next = await h2Exchange(gw.port, pki, { method: 'PATCH', path, headers: { ...bearer(), 'content-type': 'application/json' }, body, device: pki.devices.ec })
+    expect(next.status, next.body).toBe(200)
+    expect(sim.requests.at(-1)?.bodyBytes.toString()).toBe(body)
   })
 })
 
