@@ -328,6 +328,8 @@ describe('HTTP/2 body framing', () => {
   // a content-length that disagrees with the DATA frames must not let a device get another body checked than the one
   // Mender reads: nghttp2 resets the stream, nothing is preauthorized, and Mender never gets a complete request
   const lengths: Array<[string, (n: number) => number]> = [['shorter', (n) => n - 20], ['longer', (n) => n + 20]]
+  // Node 20 resets with PROTOCOL_ERROR, 22 and 24 with INTERNAL_ERROR a stream whose DATA exceed its content-length
+  const RESET = new RegExp(`^rst (${constants.NGHTTP2_PROTOCOL_ERROR}|${constants.NGHTTP2_INTERNAL_ERROR})$`)
 
   it.each(lengths)('resets an auth request whose content-length is %s than its body, preauthorizing nothing', async (which, length) => {
     const mac = `02:00:00:00:13:0${which === 'longer' ? 1 : 2}`
@@ -340,7 +342,7 @@ describe('HTTP/2 body framing', () => {
       device: pki.devices.ec
     })
     expect(a.status).toBe(0)
-    expect(a.error).toBe(`rst ${constants.NGHTTP2_PROTOCOL_ERROR}`)
+    expect(a.error).toMatch(RESET)
     expect(sim.requests.length).toBe(0)
     expect(sim.state.deviceByIdentity({ mac }, 't-default')).toBeUndefined()
   })
@@ -353,7 +355,7 @@ describe('HTTP/2 body framing', () => {
       method: 'PATCH', path, headers: { ...bearer(), 'content-type': 'application/json', 'content-length': String(declared) }, body, device: pki.devices.ec
     })
     expect(a.status).toBe(0)
-    expect(a.error).toBe(`rst ${constants.NGHTTP2_PROTOCOL_ERROR}`)
+    expect(a.error).toMatch(RESET)
     for (const r of sim.requests.filter((q) => q.url === path)) expect(r.bodyBytes.length).toBeLessThan(declared)
     // the gateway's connection to Mender that carried the cut request is not reused for the next one
     const next = await h2Exchange(gw.port, pki, { method: 'PATCH', path, headers: { ...bearer(), 'content-type': 'application/json' }, body, device: pki.devices.ec })

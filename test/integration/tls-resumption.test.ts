@@ -10,10 +10,9 @@ import type { TestCert, TestPki } from '../support/pki.js'
 import { openBackend, startGateway, TEST_USER, type Backend, type GatewayHandle } from '../support/gateway.js'
 import { echoServer, reverseTunnel, startTunnels, type EchoServer, type TunnelsHandle } from '../support/tunnel.js'
 import { eventually } from '../support/device.js'
-import { sClient as openSslClient, type SClientOutcome } from '../support/s-client.js'
+import { STATUS_REQUEST, sClient as openSslClient, type SClientOutcome } from '../support/s-client.js'
 
 const RECONNECTS = 5
-const STATUS_REQUEST = 'GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
 
 let backend: Backend
 let pki: TestPki

@@ -17,11 +17,10 @@ import { runCli, type CliProcess } from '../support/process.js'
 import { authRequest, deviceAgent, eventually, eventuallyAsync, postAuth, send } from '../support/device.js'
 import { metricValue } from '../support/metrics.js'
 import { echoServer, mtlsConnected, reverseTunnel, type EchoServer } from '../support/tunnel.js'
-import { sClient as openSslClient, type SClientOutcome } from '../support/s-client.js'
+import { STATUS_REQUEST, sClient as openSslClient, type SClientOutcome } from '../support/s-client.js'
 
 const WORKERS = 2
 const RECONNECTS = 8
-const STATUS_REQUEST = 'GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
 
 let backend: Backend
 let pki: TestPki

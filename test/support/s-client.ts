@@ -3,6 +3,9 @@
 import { spawn } from 'node:child_process'
 import type { TestCert } from './pki.js'
 
+/** A one-shot `GET /status` that closes the connection after the answer (what a resumption check sends). */
+export const STATUS_REQUEST = 'GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
+
 export interface SClientOutcome { session: 'New' | 'Reused' | undefined, version: string | undefined, output: string }
 
 export interface SClientCall {
